@@ -1,0 +1,25 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Field names that must never reach a log line, wherever they sit in a logged object.
+ * Phone numbers are logged through `maskPhone` only.
+ */
+const REDACTED_KEYS = [
+  'password', 'code', 'token', 'pendingToken', 'accessToken', 'authorization', 'Authorization',
+  'secret', 'applicationSecret', 'privateKey', 'phoneNumber', 'endpoint', 'DATABASE_URL',
+];
+
+export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
+  const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+  return pino(
+    {
+      level: options.level,
+      redact: { paths, censor: '[redacted]' },
+      base: { service: 'sinch-2fa' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination,
+  );
+}

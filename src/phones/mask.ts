@@ -1,0 +1,13 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+
+/**
+ * `+447400123456` → `+44 *******56`: only the country calling code and the last two digits stay
+ * readable. Used for the client's `phoneNumberHint` and for every log line that names a number.
+ */
+export function maskPhone(e164: string): string {
+  const parsed = parsePhoneNumberFromString(e164);
+  const cc = parsed?.countryCallingCode ?? '';
+  const national = parsed ? String(parsed.nationalNumber) : e164.replace(/^\+/, '');
+  const hidden = Math.max(national.length - 2, 0);
+  return `+${cc} ${'*'.repeat(hidden)}${national.slice(hidden)}`.replace('+ ', '+');
+}
