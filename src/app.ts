@@ -1,0 +1,130 @@
+import 'reflect-metadata';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MikroORM, RequestContext } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { ormConfig } from '../mikro-orm.config';
+import { AuthService } from './auth/auth.service';
+import type { Config } from './config/config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
+import { createApollo } from './graphql/apollo';
+import { buildAppSchema } from './graphql/schema';
+import { createHttpServer } from './http/server';
+import { OtpChallenge } from './otp/otp-challenge.entity';
+import { OtpService } from './otp/otp.service';
+import { PasswordHasher } from './passwords/password-hasher';
+import { PhonePolicy } from './phones/phone-policy';
+import { SinchEmulator } from './sinch/emulator/server';
+import { SinchGateway } from './sinch/gateway';
+import { systemClock, type Clock } from './time/clock';
+import { importSigningKey, loadOrCreateDevKey, type SigningKey } from './tokens/signing-key';
+import { TokenService } from './tokens/token-service';
+import { User } from './users/user.entity';
+
+export interface AppOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** Tests pass a fresh key instead of the one kept under the data folder. */
+  signingKey?: SigningKey;
+  /** Tests read codes from the emulator through this; defaults to a random 6-digit code. */
+  generateCode?: () => string;
+}
+
+export interface RunningApp {
+  url: string;
+  orm: MikroORM;
+  /** Present when no Sinch credentials are configured. */
+  emulator?: SinchEmulator;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: the only place that picks the embedded or an external database and the
+ * emulator or the real Sinch, and wires every service from the validated config.
+ */
+export async function startApp(config: Config, options: AppOptions): Promise<RunningApp> {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  const stack: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const step of stack.reverse()) await step().catch((err: unknown) => logger.error({ err }, 'error during shutdown'));
+    stack.length = 0;
+  };
+
+  try {
+    let embedded: EmbeddedDatabase | undefined;
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
+      stack.push(() => embedded!.stop());
+    }
+    const orm = await MikroORM.init(ormConfig(config.databaseUrl ?? embedded!.url));
+    stack.push(() => orm.close());
+    await orm.migrator.up();
+
+    const sinch = await connectSinch(config, { logger, clock, generateCode: options.generateCode });
+    if (sinch.emulator) stack.push(() => sinch.emulator!.stop());
+
+    const signingKey = options.signingKey ?? (config.jwt.privateKey ? await importSigningKey(config.jwt.privateKey) : await loadOrCreateDevKey(config.dataDir));
+    const tokens = new TokenService(signingKey, { ...config.jwt, accessTokenTtlSeconds: config.limits.accessTokenTtlSeconds }, clock);
+    const hasher = new PasswordHasher(config.bcryptCost);
+    stack.push(() => hasher.close());
+    await hasher.warmUp();
+
+    const users = orm.em.getRepository(User);
+    const phones = new PhonePolicy(config.phones);
+    const otp = new OtpService({ challenges: orm.em.getRepository(OtpChallenge), users, tokens, provider: sinch.gateway, clock, limits: config.limits, logger });
+    const auth = new AuthService({ users, hasher, phones, otp, clock, logger });
+
+    const apollo = createApollo(await buildAppSchema({ auth, otp, tokens }), { production: config.nodeEnv === 'production' });
+    await apollo.start();
+    stack.push(() => apollo.stop());
+
+    const server = createHttpServer({
+      apollo,
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+      isDatabaseReady: () => orm.isConnected(),
+      jwks: () => tokens.jwks(),
+      withRequestScope: (work) => RequestContext.create(orm.em, work),
+    });
+    await listen(server, config.port, config.host);
+    stack.push(() => close(server));
+    const { port } = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock; generateCode?: () => string }) {
+  const settings = { auth: config.sinchAuth, timeoutMs: config.sinchTimeoutMs, logger: deps.logger, clock: () => deps.clock.now() };
+  if (config.sinch) {
+    return { gateway: new SinchGateway({ ...settings, baseUrl: config.sinchBaseUrl, ...config.sinch }), emulator: undefined };
+  }
+  // No credentials: a local emulator with credentials made up for this process only.
+  const credentials = { applicationKey: randomUUID(), applicationSecret: randomBytes(16).toString('base64') };
+  const emulator = new SinchEmulator({ ...credentials, logger: deps.logger.child({ component: 'sinch-emulator' }), clock: settings.clock, generateCode: deps.generateCode });
+  const baseUrl = await emulator.start();
+  deps.logger.info({ baseUrl }, 'no Sinch credentials set: using the built-in Sinch emulator (codes appear in this log)');
+  return { gateway: new SinchGateway({ ...settings, baseUrl, ...credentials }), emulator };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

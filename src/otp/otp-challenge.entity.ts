@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { ArrayType, Entity, EntityRepositoryType, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import type { Channel } from '../phones/phone-policy';
+import { User } from '../users/user.entity';
+import { OtpChallengeRepository } from './otp-challenge.repository';
+
+export enum ChallengeStatus {
+  /** Password checked; waiting for a code. */
+  Pending = 'pending',
+  /** Upgraded to an access token: the pending token is spent. */
+  Verified = 'verified',
+  /** The last allowed wrong code was used: the pending token is dead. */
+  Locked = 'locked',
+}
+
+/**
+ * The server-side record behind one pending token (its `jti` is this id): what a login still
+ * needs before it becomes a full session. Counters change only through the repository's
+ * conditional updates, never through flushes of a loaded copy.
+ */
+@Entity({ tableName: 'otp_challenge', repository: () => OtpChallengeRepository })
+export class OtpChallenge {
+  [EntityRepositoryType]?: OtpChallengeRepository;
+  [OptionalProps]?: 'id' | 'status' | 'sendCount' | 'codeAttempts';
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @ManyToOne(() => User, { deleteRule: 'cascade' })
+  @Index()
+  user!: User;
+
+  @Enum({ items: () => ChallengeStatus, nativeEnumName: 'otp_challenge_status' })
+  status: ChallengeStatus = ChallengeStatus.Pending;
+
+  /** Channels the user's number may receive, decided at login. */
+  @Property({ type: ArrayType })
+  channels!: Channel[];
+
+  /** Successful sends (the first and the resends); a send that failed is not counted. */
+  @Property({ type: 'integer' })
+  sendCount = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastSentAt?: Date | null;
+
+  /** Codes checked with the provider, wrong ones included; reserved before each check. */
+  @Property({ type: 'integer' })
+  codeAttempts = 0;
+
+  /** The provider's id of the verification the latest code belongs to. */
+  @Property({ type: 'text', nullable: true })
+  verificationId?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  channel?: Channel | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  codeExpiresAt?: Date | null;
+
+  /** The pending token's expiry. */
+  @Property({ type: 'datetime' })
+  expiresAt!: Date;
+
+  @Property({ type: 'datetime', nullable: true })
+  consumedAt?: Date | null;
+
+  @Property({ type: 'datetime' })
+  createdAt!: Date;
+}

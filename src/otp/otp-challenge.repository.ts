@@ -1,0 +1,60 @@
+import { EntityRepository, raw, type FilterQuery } from '@mikro-orm/postgresql';
+import { addSeconds } from '../time/clock';
+import type { Channel } from '../phones/phone-policy';
+import { ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
+
+/**
+ * Every change to a challenge is one conditional UPDATE ... RETURNING: the condition is the
+ * invariant, so concurrent requests on one pending token cannot both pass a check (two sends in
+ * one cooldown, a sixth code attempt, two upgrades). `null` means the condition did not hold.
+ */
+export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
+  /** Usable: not upgraded, not locked, not expired. */
+  private live(id: string, now: Date) {
+    return { id, status: ChallengeStatus.Pending, consumedAt: null, expiresAt: { $gt: now } };
+  }
+
+  reserveSend(id: string, now: Date, limits: { maxSends: number; cooldownSeconds: number }) {
+    return this.updateWhere(
+      {
+        ...this.live(id, now),
+        sendCount: { $lt: limits.maxSends },
+        $or: [{ lastSentAt: null }, { lastSentAt: { $lte: addSeconds(now, -limits.cooldownSeconds) } }],
+      },
+      { sendCount: raw('send_count + 1'), lastSentAt: now },
+    );
+  }
+
+  /** A send that failed leaves no trace: no count and no cooldown. */
+  releaseSend(id: string, previousLastSentAt: Date | null | undefined) {
+    return this.updateWhere({ id, sendCount: { $gt: 0 } }, { sendCount: raw('send_count - 1'), lastSentAt: previousLastSentAt ?? null });
+  }
+
+  recordSent(id: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }) {
+    return this.updateWhere({ id }, sent);
+  }
+
+  reserveAttempt(id: string, now: Date, maxAttempts: number) {
+    return this.updateWhere({ ...this.live(id, now), codeAttempts: { $lt: maxAttempts } }, { codeAttempts: raw('code_attempts + 1') });
+  }
+
+  /** Given back when the provider could not check the code: the user's guess was not judged. */
+  releaseAttempt(id: string) {
+    return this.updateWhere({ id, codeAttempts: { $gt: 0 } }, { codeAttempts: raw('code_attempts - 1') });
+  }
+
+  lock(id: string) {
+    return this.updateWhere({ id, status: ChallengeStatus.Pending }, { status: ChallengeStatus.Locked });
+  }
+
+  /** The single transition to Verified: of two concurrent upgrades, exactly one gets a row. */
+  consume(id: string, now: Date) {
+    return this.updateWhere(this.live(id, now), { status: ChallengeStatus.Verified, consumedAt: now });
+  }
+
+  private async updateWhere(where: FilterQuery<OtpChallenge>, data: Record<string, unknown>): Promise<OtpChallenge | null> {
+    const rows = await this.createQueryBuilder().update(data).where(where).returning('*').execute('all', false);
+    const row = (rows as Record<string, unknown>[])[0];
+    return row ? this.em.map(OtpChallenge, row, { schema: undefined }) : null;
+  }
+}

@@ -1,0 +1,21 @@
+import { Arg, Mutation, Resolver } from 'type-graphql';
+import { AuthPayload } from '../auth/auth.types';
+import { UserType } from '../users/user.type';
+import { OtpDispatch, RequestOtpInput, VerifyOtpInput } from './otp.types';
+import type { OtpService } from './otp.service';
+
+@Resolver()
+export class OtpResolver {
+  constructor(private readonly otp: OtpService) {}
+
+  @Mutation(() => OtpDispatch)
+  requestOtp(@Arg('input', () => RequestOtpInput) input: RequestOtpInput): Promise<OtpDispatch> {
+    return this.otp.request(input.pendingToken, input.channel) as Promise<OtpDispatch>;
+  }
+
+  @Mutation(() => AuthPayload)
+  async verifyOtp(@Arg('input', () => VerifyOtpInput) input: VerifyOtpInput): Promise<AuthPayload> {
+    const session = await this.otp.verify(input.pendingToken, input.code);
+    return { accessToken: session.accessToken, tokenType: 'Bearer', expiresAt: session.expiresAt, user: UserType.from(session.user) };
+  }
+}

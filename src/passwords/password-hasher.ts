@@ -1,0 +1,46 @@
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Piscina } from 'piscina';
+
+/**
+ * bcrypt off the main thread. `verifyOrBurn` always does one full compare, so a login with an
+ * unknown email costs the same as one with a wrong password.
+ */
+export class PasswordHasher {
+  private readonly pool: Piscina;
+  private dummyHash?: Promise<string>;
+
+  constructor(private readonly cost: number) {
+    this.pool = new Piscina({
+      filename: path.join(__dirname, 'bcrypt.worker.js'),
+      maxThreads: Math.max(1, availableParallelism()),
+      // Idle workers cost ~10 MB each; keep one warm for the next login.
+      minThreads: 1,
+    });
+  }
+
+  hash(password: string): Promise<string> {
+    return this.pool.run({ op: 'hash', password, cost: this.cost });
+  }
+
+  /** Compares against `hash`, or against a dummy hash of the same cost when there is none. */
+  async verifyOrBurn(password: string, hash: string | undefined): Promise<boolean> {
+    const target = hash ?? (await this.getDummyHash());
+    const matches: boolean = await this.pool.run({ op: 'compare', password, hash: target });
+    return hash !== undefined && matches;
+  }
+
+  /** Made once per process at the configured cost, so the burn costs what a real compare does. */
+  private getDummyHash(): Promise<string> {
+    this.dummyHash ??= this.hash(`dummy-${Math.random()}`);
+    return this.dummyHash;
+  }
+
+  async warmUp(): Promise<void> {
+    await this.getDummyHash();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

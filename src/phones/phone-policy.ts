@@ -1,0 +1,99 @@
+import {
+  isSupportedCountry,
+  parsePhoneNumberWithError,
+  ParseError,
+  type CountryCode,
+  type NumberType,
+} from 'libphonenumber-js/max';
+import { AppError, badInput } from '../errors/app-error';
+import { hasInvisibleOrControl } from '../validation/text';
+
+export type Channel = 'SMS' | 'VOICE';
+
+export interface AcceptedPhone {
+  e164: string;
+  country?: CountryCode;
+  channels: Channel[];
+}
+
+/** Which channels each number type may receive (contract, "Phone numbers"); absent = refused. */
+const CHANNELS_BY_TYPE: Partial<Record<NonNullable<NumberType>, Channel[]>> = {
+  MOBILE: ['SMS', 'VOICE'],
+  FIXED_LINE_OR_MOBILE: ['SMS', 'VOICE'],
+  FIXED_LINE: ['VOICE'],
+};
+
+/** Longer than any real notation: refused before parsing. */
+const MAX_INPUT_LENGTH = 40;
+/**
+ * What people write numbers with: digits of any script, spaces, + - . ( ) /, and a `tel:`
+ * prefix. libphonenumber would otherwise pick digits out of any text ("+44'; drop..." → "+44").
+ */
+const PHONE_NOTATION = /^(?:tel:)?[\p{Nd}\s+\-.()/]+$/iu;
+
+export class PhonePolicy {
+  constructor(private readonly options: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] }) {}
+
+  /**
+   * Parses a number as a person may type it (any notation, `country` for numbers without +CC)
+   * and applies the number-type and country policy. Input that is not a phone number at all is
+   * BAD_USER_INPUT; a number that is not one we send to is PHONE_NUMBER_NOT_ALLOWED.
+   */
+  accept(input: string, country?: string | null): AcceptedPhone {
+    const region = this.parseRegion(country);
+    if (input.length > MAX_INPUT_LENGTH || hasInvisibleOrControl(input) || !PHONE_NOTATION.test(input)) {
+      throw badInput('phoneNumber', 'Enter a phone number, for example +44 7400 123456.');
+    }
+    let parsed;
+    try {
+      parsed = parsePhoneNumberWithError(input, { defaultCountry: region });
+    } catch (error) {
+      throw parseFailure(error);
+    }
+    if (!parsed.isValid()) throw notAllowed('invalid number');
+    const channels = CHANNELS_BY_TYPE[parsed.getType() ?? ('UNKNOWN' as NonNullable<NumberType>)];
+    if (!channels) throw notAllowed(`number type ${parsed.getType() ?? 'unknown'}`);
+    this.checkCountry(parsed.country);
+    return { e164: parsed.number, country: parsed.country, channels };
+  }
+
+  /** Channels for a number already stored: the policy may have changed since it was accepted. */
+  channelsFor(e164: string): Channel[] {
+    return this.accept(e164).channels;
+  }
+
+  private parseRegion(country?: string | null): CountryCode | undefined {
+    if (country === undefined || country === null || country === '') return undefined;
+    const upper = country.toUpperCase();
+    if (!/^[A-Z]{2}$/.test(upper) || !isSupportedCountry(upper)) {
+      throw badInput('country', 'Use an ISO 3166-1 alpha-2 country code, for example GB.');
+    }
+    return upper;
+  }
+
+  private checkCountry(country: CountryCode | undefined): void {
+    const { allowedCountries, deniedCountries } = this.options;
+    // A number shared by several regions (e.g. +1 non-geographic) has no country: it passes only
+    // when no allow list is configured.
+    if (allowedCountries && (!country || !allowedCountries.includes(country))) throw notAllowed('country not allowed');
+    if (country && deniedCountries.includes(country)) throw notAllowed('country denied');
+  }
+}
+
+function notAllowed(reason: string): AppError {
+  return new AppError('PHONE_NUMBER_NOT_ALLOWED', { cause: new Error(reason) });
+}
+
+function parseFailure(error: unknown): AppError {
+  const reason = error instanceof ParseError ? error.message : 'unknown';
+  switch (reason) {
+    case 'INVALID_COUNTRY':
+      return badInput('phoneNumber', 'Start the number with + and its country code, or give `country`.');
+    case 'TOO_SHORT':
+    case 'TOO_LONG':
+    case 'INVALID_LENGTH':
+      return notAllowed(reason);
+    default:
+      return badInput('phoneNumber', 'Enter a phone number, for example +44 7400 123456.');
+  }
+}

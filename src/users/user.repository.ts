@@ -1,0 +1,26 @@
+import { EntityRepository, raw, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { AppError } from '../errors/app-error';
+import { User } from './user.entity';
+
+export class UserRepository extends EntityRepository<User> {
+  findByEmail(email: string): Promise<User | null> {
+    return this.findOne({ [raw('lower(email)')]: email.toLowerCase() });
+  }
+
+  /** Inserts a user; a concurrent register with the same email loses at the unique index. */
+  async add(data: Pick<User, 'email' | 'phoneNumber' | 'passwordHash' | 'createdAt'>): Promise<User> {
+    const user = this.create({ ...data, updatedAt: data.createdAt, phoneVerifiedAt: null });
+    try {
+      await this.em.persistAndFlush(user);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw new AppError('EMAIL_ALREADY_REGISTERED');
+      throw error;
+    }
+    return user;
+  }
+
+  /** Sets the verification time once; later verifications keep the first. */
+  async markPhoneVerified(userId: string, at: Date): Promise<void> {
+    await this.nativeUpdate({ id: userId, phoneVerifiedAt: null }, { phoneVerifiedAt: at, updatedAt: at });
+  }
+}
