@@ -106,7 +106,7 @@ async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock
   }
   // No credentials: a local emulator with credentials made up for this process only.
   const credentials = { applicationKey: randomUUID(), applicationSecret: randomBytes(16).toString('base64') };
-  const emulator = new SinchEmulator({ ...credentials, logger: deps.logger.child({ component: 'sinch-emulator' }), clock: settings.clock, generateCode: deps.generateCode });
+  const emulator = new SinchEmulator({ ...credentials, logger: deps.logger, clock: settings.clock, generateCode: deps.generateCode });
   const baseUrl = await emulator.start();
   deps.logger.info({ baseUrl }, 'no Sinch credentials set: using the built-in Sinch emulator (codes appear in this log)');
   return { gateway: new SinchGateway({ ...settings, baseUrl, ...credentials }), emulator };

@@ -21,7 +21,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * requests are handed to `executeHTTPGraphQLRequest`.
  */
 export function createHttpServer(deps: HttpDependencies): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
     const logger = deps.logger.child({ requestId });
@@ -37,6 +37,14 @@ export function createHttpServer(deps: HttpDependencies): Server {
       else res.destroy();
     });
   });
+  // Requests Node's parser refuses (oversized headers, malformed HTTP) still get a JSON answer.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ errors: [{ message: status === 431 ? 'The request headers are too large.' : 'Malformed HTTP request.', extensions: { code: 'BAD_REQUEST' } }] });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  return server;
 }
 
 async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; logger: Logger }) {

@@ -34,7 +34,7 @@ describe('register → requestOtp → verifyOtp → me', () => {
     expect(payload.tokenType).toBe('Bearer');
     expect(payload.user).toMatchObject({ email: user.email, phoneNumber: '+447400123456', phoneVerified: true });
 
-    const jwks = await fetch(new URL('/.well-known/jwks.json', t.app.url)).then((r) => r.json());
+    const jwks = await fetch(new URL('/.well-known/jwks.json', t.app.url)).then((r) => r.json() as Promise<{ keys: Array<Record<string, string>> }>);
     const { payload: claims } = await jwtVerify(payload.accessToken, createLocalJWKSet(jwks), {
       currentDate: t.clock.now(),
       typ: 'at+jwt',

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf, type GraphQLResponse } from '../support/graphql-client';
+import { snapshotDatabase } from '../support/db-snapshot';
+import { LOGIN, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
+import { loginPending, newUser, startTestApp, type TestApp } from '../support/test-app';
+
+const NASTY_STRINGS = [
+  '',
+  ' ',
+  'a'.repeat(10_000),
+  '\u0000',
+  'abc\u0000def',
+  '\u202Eevil\u202C', // right-to-left override
+  'zero\u200Bwidth',
+  'e\u0301\u0301\u0301', // stacked combining marks
+  '😀🔑',
+  "' or 1=1; --",
+  '"; drop table app_user; --',
+  '\uD800', // lone surrogate
+  '1e9',
+  '-1',
+  '0x1F',
+];
+
+function expectCleanError(res: GraphQLResponse, code: string | string[]): void {
+  expect([code].flat()).toContain(codeOf(res));
+  expect(res.status).toBeLessThan(500);
+  expect(JSON.stringify(res.errors)).not.toMatch(/stacktrace|at .*\.ts:\d+/);
+}
+
+describe('bad input never changes the database nor answers 500', () => {
+  let t: TestApp;
+  let existing: Awaited<ReturnType<TestApp['signUp']>>['user'];
+  let before: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    existing = (await t.signUp()).user;
+    before = await snapshotDatabase(t.databaseUrl);
+  });
+  afterAll(() => t?.stop());
+
+  it.each(NASTY_STRINGS)('register refuses email %j field by field', async (email) => {
+    const res = await t.gql(REGISTER, { input: { ...newUser(), email } });
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('email');
+  });
+
+  it.each(['', ' ', 'short', '😀🔑', 'a'.repeat(73), 'a'.repeat(10_000), 'é'.repeat(37), 'abcdefgh\u0000', '          '])(
+    'register refuses password %j',
+    async (password) => {
+      const res = await t.gql(REGISTER, { input: { ...newUser(), password } });
+      expectCleanError(res, 'BAD_USER_INPUT');
+      expect(res.errors![0].extensions!.field).toBe('password');
+    },
+  );
+
+  it.each(NASTY_STRINGS)('register refuses phone number %j', async (phoneNumber) => {
+    const res = await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } });
+    expectCleanError(res, ['BAD_USER_INPUT', 'PHONE_NUMBER_NOT_ALLOWED']);
+  });
+
+  it.each(NASTY_STRINGS.filter(Boolean))('register refuses country %j', async (country) => {
+    const res = await t.gql(REGISTER, { input: { ...newUser(), country } });
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('country');
+  });
+
+  it('register refuses an email that exists in another case', async () => {
+    const res = await t.gql(REGISTER, { input: { ...newUser(), email: existing.email.toUpperCase() } });
+    expectCleanError(res, 'EMAIL_ALREADY_REGISTERED');
+  });
+
+  it.each([
+    ['a premium-rate number', '+44 909 879 0000'],
+    ['a toll-free number', '+1 800 555 0100'],
+    ['a VoIP number', '+44 56 1234 5678'],
+  ])('register refuses %s', async (_name, phoneNumber) => {
+    expectCleanError(await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } }), 'PHONE_NUMBER_NOT_ALLOWED');
+  });
+
+  it.each(NASTY_STRINGS)('login answers INVALID_CREDENTIALS for email %j', async (email) => {
+    expectCleanError(await t.gql(LOGIN, { input: { email, password: existing.password } }), 'INVALID_CREDENTIALS');
+  });
+
+  it.each([...NASTY_STRINGS, `${'correct horse battery'}x`])('login answers INVALID_CREDENTIALS for password %j', async (password) => {
+    expectCleanError(await t.gql(LOGIN, { input: { email: existing.email, password } }), 'INVALID_CREDENTIALS');
+  });
+
+  it.each(NASTY_STRINGS)('requestOtp and verifyOtp refuse pending token %j', async (pendingToken) => {
+    expectCleanError(await t.gql(REQUEST_OTP, { input: { pendingToken } }), 'UNAUTHENTICATED');
+    expectCleanError(await t.gql(VERIFY_OTP, { input: { pendingToken, code: '123456' } }), 'UNAUTHENTICATED');
+  });
+
+  it.each([
+    ['wrong types', REGISTER, { input: { email: 1, password: true, phoneNumber: [], country: {} } }],
+    ['a missing field', LOGIN, { input: { email: 'a@b.co' } }],
+    ['null input', VERIFY_OTP, { input: null }],
+    ['an unknown channel', REQUEST_OTP, { input: { pendingToken: 'x', channel: 'PIGEON' } }],
+    ['an extra field', LOGIN, { input: { email: 'a@b.co', password: 'x', admin: true } }],
+  ])('answers BAD_USER_INPUT for %s', async (_name, query, variables) => {
+    expectCleanError(await t.gql(query, variables), 'BAD_USER_INPUT');
+  });
+
+  it('answers parse and validation failures with Apollo codes, not 500', async () => {
+    expectCleanError(await t.gql('mutation { login(input: {', {}), 'GRAPHQL_PARSE_FAILED');
+    expectCleanError(await t.gql('{ me { passwordHash } }', {}), 'GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('leaves the database as it was', async () => {
+    expect(await snapshotDatabase(t.databaseUrl)).toBe(before);
+  });
+});
+
+describe('bad input on a live pending token', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t?.stop());
+
+  it('refuses a channel the number cannot receive', async () => {
+    const landline = { ...newUser(), phoneNumber: '+44 20 7946 0123' };
+    const registered = await t.gql(REGISTER, { input: landline });
+    expect(registered.data!.register.channels).toEqual(['VOICE']);
+    const res = await t.gql(REQUEST_OTP, { input: { pendingToken: registered.data!.register.pendingToken, channel: 'SMS' } });
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('channel');
+  });
+
+  it.each(['', '12', '12345678901', '12 34 56 78 90 12', '١٢٣٤٥٦', 'abc!@#', '\u0000123456'])('refuses the code %j without using an attempt', async (code) => {
+    const { user } = await t.signUp();
+    const pendingToken = await loginPending(t.gql, user);
+    await t.gql(REQUEST_OTP, { input: { pendingToken } });
+    const res = await t.gql(VERIFY_OTP, { input: { pendingToken, code } });
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('code');
+    const ok = await t.gql(VERIFY_OTP, { input: { pendingToken, code: ` ${t.codeFor(user.phoneNumber).replace(/(\d{3})/, '$1 ')} ` } });
+    expect(ok.errors).toBeUndefined();
+  });
+});

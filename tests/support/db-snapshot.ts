@@ -1,0 +1,17 @@
+import pg from 'pg';
+
+/** Every row of every table of ours, as text: equal snapshots mean nothing changed. */
+export async function snapshotDatabase(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const parts: string[] = [];
+    for (const table of ['app_user', 'otp_challenge']) {
+      const { rows } = await client.query(`select coalesce(string_agg(t::text, E'\\n' order by t.id), '') as dump from ${table} t`);
+      parts.push(`${table}:\n${rows[0].dump}`);
+    }
+    return parts.join('\n');
+  } finally {
+    await client.end();
+  }
+}
