@@ -1,10 +1,10 @@
-import { ConfigError, loadConfig } from './config/config';
+import { type Config, ConfigError, loadConfig } from './config/config';
 import { createLogger } from './logging/logger';
 import { startApp } from './app';
 
 /** `npm start`: validate the config, start everything, stop everything on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {

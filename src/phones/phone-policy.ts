@@ -4,6 +4,7 @@ import {
   ParseError,
   type CountryCode,
   type NumberType,
+  type PhoneNumber,
 } from 'libphonenumber-js/max';
 import { AppError, badInput } from '../errors/app-error';
 import { hasInvisibleOrControl } from '../validation/text';
@@ -44,7 +45,7 @@ export class PhonePolicy {
     if (input.length > MAX_INPUT_LENGTH || hasInvisibleOrControl(input) || !PHONE_NOTATION.test(input)) {
       throw badInput('phoneNumber', 'Enter a phone number, for example +44 7400 123456.');
     }
-    let parsed;
+    let parsed: PhoneNumber;
     try {
       parsed = parsePhoneNumberWithError(input, { defaultCountry: region });
     } catch (error) {
