@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from './src/migrations';

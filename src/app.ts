@@ -58,7 +58,9 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
       stack.push(() => embedded!.stop());
     }
-    const orm = await MikroORM.init(ormConfig(config.databaseUrl ?? embedded!.url));
+    const orm = await MikroORM.init(
+      ormConfig(config.databaseUrl ?? embedded!.url, { colors: false, logger: (message) => logger.info({ component: 'orm' }, message) }),
+    );
     stack.push(() => orm.close());
     await orm.migrator.up();
 

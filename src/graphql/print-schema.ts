@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { RESOLVERS } from './schema';

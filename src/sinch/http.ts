@@ -1,0 +1,85 @@
+import ky, { TimeoutError } from 'ky';
+import { basicAuthorization, signedAuthorization } from './signing';
+
+export interface SinchHttpOptions {
+  baseUrl: string;
+  applicationKey: string;
+  applicationSecret: string;
+  auth: 'signed' | 'basic';
+  timeoutMs: number;
+  clock: () => Date;
+}
+
+export interface SinchReply {
+  httpStatus: number;
+  headers: Headers;
+  text: string;
+}
+
+/** No usable answer at all; `kind` tells a timeout from a refused or dropped connection. */
+export class SinchTransportError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'network',
+    options: { cause: unknown },
+  ) {
+    super(kind === 'timeout' ? 'Sinch did not answer in time' : 'Sinch could not be reached', options);
+    this.name = 'SinchTransportError';
+  }
+}
+
+/** The header the SDK sends on every request, GETs included; signed exactly as sent. */
+const CONTENT_TYPE = 'application/json';
+
+/**
+ * One signed HTTP exchange with Sinch. Never retries: a retried start sends a second SMS and a
+ * retried report burns one of the user's attempts; the caller decides what a failure means.
+ */
+export class SinchHttp {
+  private readonly origin: string;
+
+  constructor(private readonly options: SinchHttpOptions) {
+    this.origin = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  async send(method: 'GET' | 'POST' | 'PUT', path: string, body?: object): Promise<SinchReply> {
+    // Serialized once here so the MD5 covers the exact bytes that go on the wire.
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const url = new URL(this.origin + path);
+    const timestamp = this.options.clock().toISOString();
+    const authorization =
+      this.options.auth === 'basic'
+        ? basicAuthorization(this.options.applicationKey, this.options.applicationSecret)
+        : signedAuthorization({
+            method,
+            // The path as it will be sent (URL parsing keeps a literal `+`), base path included.
+            path: url.pathname,
+            contentType: CONTENT_TYPE,
+            timestamp,
+            body: text,
+            applicationKey: this.options.applicationKey,
+            applicationSecret: this.options.applicationSecret,
+          });
+
+    try {
+      const response = await ky(url, {
+        method,
+        body: text,
+        headers: { 'content-type': CONTENT_TYPE, accept: 'application/json', 'x-timestamp': timestamp, authorization },
+        retry: 0,
+        throwHttpErrors: false,
+        timeout: this.options.timeoutMs,
+        // ky's timeout stops at the response headers; this one also bounds reading the body.
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      return { httpStatus: response.status, headers: response.headers, text: await response.text() };
+    } catch (error) {
+      // ky's TimeoutError carries the whole Request (headers included): keep nothing of it.
+      if (isTimeout(error)) throw new SinchTransportError('timeout', { cause: undefined });
+      throw new SinchTransportError('network', { cause: error });
+    }
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof TimeoutError || (error instanceof Error && error.name === 'TimeoutError');
+}

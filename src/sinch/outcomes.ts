@@ -1,0 +1,145 @@
+import type { ErrorCode } from '../errors/app-error';
+
+/**
+ * The one place that decides what a Sinch answer means for us (contract: ../shared/CONTRACT.md,
+ * "Errors"; Sinch statuses and codes: ../shared/sinch/verification-api.md sections 4 and 5).
+ * Pure: the gateway turns a `Decision` into a return value, an AppError and log lines.
+ */
+
+export type SinchOperation = 'start' | 'report' | 'status';
+
+export type ReportOutcome = { kind: 'verified' } | { kind: 'wrong_code' } | { kind: 'expired' };
+
+/** What Sinch answered, reduced to the facts the mapping depends on. */
+export type SinchAnswer =
+  | { kind: 'timeout' }
+  | { kind: 'network' }
+  /** A 2xx whose body is not the JSON we expect. */
+  | { kind: 'malformed' }
+  /** A non-2xx; `errorCode` is absent when the body was not a Sinch error body. */
+  | { kind: 'http'; httpStatus: number; errorCode?: number }
+  /** A 2xx carrying a verification status (a start answer may carry none: then PENDING). */
+  | { kind: 'verification'; status: string; reason?: string };
+
+export interface LogNote {
+  level: 'error' | 'warn';
+  message: string;
+}
+
+export type Decision =
+  | { kind: 'ok'; log?: LogNote }
+  | { kind: 'outcome'; outcome: ReportOutcome; log?: LogNote }
+  | { kind: 'fail'; code: ErrorCode; log?: LogNote; defaultRetryAfterSeconds?: number };
+
+/** Sinch names no value; long enough not to hammer it, short enough for a user to wait. */
+export const DEFAULT_RATE_LIMIT_RETRY_SECONDS = 30;
+
+const ok: Decision = { kind: 'ok' };
+const outcome = (kind: ReportOutcome['kind'], log?: LogNote): Decision => ({ kind: 'outcome', outcome: { kind }, log });
+const fail = (code: ErrorCode, log?: LogNote): Decision => ({ kind: 'fail', code, log });
+const operator = (message: string): LogNote => ({ level: 'error', message });
+const notice = (message: string): LogNote => ({ level: 'warn', message });
+
+export function decide(operation: SinchOperation, answer: SinchAnswer): Decision {
+  switch (answer.kind) {
+    case 'timeout':
+      return fail('PROVIDER_UNAVAILABLE', notice(`Sinch did not answer the ${operation} request in time`));
+    case 'network':
+      return fail('PROVIDER_UNAVAILABLE', notice(`Sinch could not be reached for the ${operation} request`));
+    case 'malformed':
+      return fail('PROVIDER_UNAVAILABLE', notice(`Sinch answered the ${operation} request with an unexpected body`));
+    case 'http':
+      return decideHttpError(operation, answer.httpStatus, answer.errorCode);
+    case 'verification':
+      return decideStatus(operation, answer.status, answer.reason);
+  }
+}
+
+function decideHttpError(operation: SinchOperation, httpStatus: number, errorCode: number | undefined): Decision {
+  const label = errorCode ?? httpStatus;
+  if (httpStatus === 404) {
+    // Sinch no longer knows the verification (never started, or forgotten after it ended).
+    if (operation === 'report') return outcome('expired');
+    if (operation === 'status') return fail('OTP_EXPIRED');
+    return fail('PROVIDER_UNAVAILABLE', operator(`Sinch answered 404 to a start (${label}) — check SINCH_BASE_URL`));
+  }
+  if (httpStatus === 400) {
+    // 40001/40003 on a report: the code itself is malformed or not acceptable, which is the
+    // user's wrong code, not an outage. On a start, 40001 is how Sinch refuses a number.
+    if (operation === 'report') return outcome('wrong_code', notice(`Sinch refused the reported code (${label})`));
+    if (operation === 'start' && errorCode === 40001) return fail('PHONE_NUMBER_NOT_ALLOWED');
+    return fail('INTERNAL_SERVER_ERROR', operator(`Sinch refused our ${operation} request as invalid (${label})`));
+  }
+  if (httpStatus === 401) {
+    return fail(
+      'PROVIDER_UNAVAILABLE',
+      operator(`Sinch rejected our application credentials (${label}) — check SINCH_APPLICATION_KEY/SECRET and SINCH_AUTH`),
+    );
+  }
+  if (httpStatus === 402) {
+    return fail('PROVIDER_UNAVAILABLE', operator(`Sinch account is out of credit (${label}) — top up the Sinch account`));
+  }
+  if (httpStatus === 403) {
+    if (errorCode === 40300) return fail('PHONE_NUMBER_NOT_ALLOWED');
+    return fail(
+      'PROVIDER_UNAVAILABLE',
+      operator(`Sinch refused our ${operation} request (${label}) — check the Verification app's authorization settings`),
+    );
+  }
+  if (httpStatus === 409) {
+    return fail('INTERNAL_SERVER_ERROR', operator(`Sinch refused a reused verification reference (${label})`));
+  }
+  if (httpStatus === 422) {
+    if (errorCode === 42201) return fail('PHONE_NUMBER_NOT_ALLOWED');
+    return fail('PROVIDER_UNAVAILABLE', operator(`Sinch Verification app is not configured (${label}) — check the Sinch dashboard`));
+  }
+  if (httpStatus === 429) {
+    return { kind: 'fail', code: 'RATE_LIMITED', defaultRetryAfterSeconds: DEFAULT_RATE_LIMIT_RETRY_SECONDS };
+  }
+  if (httpStatus === 503 && errorCode === 50301) {
+    return fail('PROVIDER_UNAVAILABLE', operator(`Sinch reports a configuration error (${label}) — contact Sinch support`));
+  }
+  if (httpStatus >= 500) return fail('PROVIDER_UNAVAILABLE', notice(`Sinch failed the ${operation} request (${label})`));
+  return fail('PROVIDER_UNAVAILABLE', operator(`Sinch answered the ${operation} request with an unexpected HTTP ${httpStatus} (${label})`));
+}
+
+/** DENIED reasons: the number's fault vs. ours (account, callback). */
+const DENIED: Record<string, Decision> = {
+  Fraud: fail('PHONE_NUMBER_NOT_ALLOWED'),
+  Blocked: fail('PHONE_NUMBER_NOT_ALLOWED'),
+  'Destination denied': fail('PHONE_NUMBER_NOT_ALLOWED'),
+  'Not enough credit': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification: account out of credit — top up the Sinch account')),
+  'Denied by callback': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification on our callback’s answer — check the callback URL setting')),
+  'Invalid callback': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification: invalid callback answer — check the callback URL setting')),
+};
+
+function denied(reason: string | undefined): Decision {
+  return (
+    (reason !== undefined && Object.hasOwn(DENIED, reason) ? DENIED[reason] : undefined) ??
+    fail('PROVIDER_UNAVAILABLE', operator(`Sinch denied a verification (${reason ?? 'no reason given'})`))
+  );
+}
+
+function decideStatus(operation: SinchOperation, status: string, reason: string | undefined): Decision {
+  if (operation === 'status') return ok;
+  if (status === 'DENIED') return denied(reason);
+  if (status === 'ERROR') return fail('OTP_DELIVERY_FAILED', notice(`Sinch could not deliver (${reason ?? 'no reason given'})`));
+  if (operation === 'start') {
+    if (status === 'PENDING') return ok;
+    return fail('PROVIDER_UNAVAILABLE', notice(`Sinch answered a start with status ${status}`));
+  }
+  switch (status) {
+    case 'SUCCESSFUL':
+      return outcome('verified');
+    case 'FAIL':
+      return outcome(reason === 'Expired' ? 'expired' : 'wrong_code');
+    // A newer verification replaced this one: its code can never be accepted again.
+    case 'ABORTED':
+      return outcome('expired');
+    // Still open after our report: Sinch did not accept the code.
+    case 'PENDING':
+      return outcome('wrong_code');
+    default:
+      return fail('PROVIDER_UNAVAILABLE', notice(`Sinch answered a report with unknown status ${status}`));
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { decide, type SinchAnswer, type SinchOperation } from '../../src/sinch/outcomes';
+
+const http = (httpStatus: number, errorCode?: number): SinchAnswer => ({ kind: 'http', httpStatus, errorCode });
+const verification = (status: string, reason?: string): SinchAnswer => ({ kind: 'verification', status, reason });
+
+/** [operation, answer, expected code or outcome, expected log level] */
+type Row = [SinchOperation, SinchAnswer, string, ('error' | 'warn' | undefined)?];
+
+const rows: Row[] = [
+  // Transport and malformed answers
+  ['start', { kind: 'timeout' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  ['report', { kind: 'network' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  ['start', { kind: 'malformed' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  // HTTP errors
+  ['start', http(500, 50000), 'PROVIDER_UNAVAILABLE', 'warn'],
+  ['report', http(502), 'PROVIDER_UNAVAILABLE', 'warn'],
+  ['start', http(503, 50300), 'PROVIDER_UNAVAILABLE', 'warn'],
+  ['start', http(503, 50301), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', http(401, 40100), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['report', http(401, 40102), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['status', http(401, 40107), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', http(402, 40200), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', http(403, 40303), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', http(429, 42900), 'RATE_LIMITED'],
+  ['start', http(429, 42901), 'RATE_LIMITED'],
+  ['start', http(400, 40001), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['start', http(403, 40300), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['start', http(422, 42201), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['start', http(422, 42200), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', http(400, 40002), 'INTERNAL_SERVER_ERROR', 'error'],
+  ['start', http(409, 40900), 'INTERNAL_SERVER_ERROR', 'error'],
+  ['start', http(404, 40400), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', http(418), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['report', http(404, 40400), 'expired'],
+  ['report', http(400, 40001), 'wrong_code', 'warn'],
+  ['report', http(400, 40003), 'wrong_code', 'warn'],
+  ['status', http(404, 40400), 'OTP_EXPIRED'],
+  // 200 answers to a start
+  ['start', verification('PENDING'), 'ok'],
+  ['start', verification('DENIED', 'Fraud'), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['start', verification('DENIED', 'Blocked'), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['start', verification('DENIED', 'Destination denied'), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['start', verification('DENIED', 'Not enough credit'), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', verification('DENIED', 'Denied by callback'), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', verification('DENIED', 'Invalid callback'), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', verification('DENIED', 'Something new'), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', verification('DENIED', 'toString'), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['start', verification('ERROR', 'Network error or number unreachable'), 'OTP_DELIVERY_FAILED', 'warn'],
+  ['start', verification('SUCCESSFUL'), 'PROVIDER_UNAVAILABLE', 'warn'],
+  // 200 answers to a report
+  ['report', verification('SUCCESSFUL'), 'verified'],
+  ['report', verification('FAIL', 'Expired'), 'expired'],
+  ['report', verification('FAIL', 'Invalid code'), 'wrong_code'],
+  ['report', verification('FAIL'), 'wrong_code'],
+  ['report', verification('ABORTED'), 'expired'],
+  ['report', verification('PENDING'), 'wrong_code'],
+  ['report', verification('DENIED', 'Fraud'), 'PHONE_NUMBER_NOT_ALLOWED'],
+  ['report', verification('DENIED', 'Not enough credit'), 'PROVIDER_UNAVAILABLE', 'error'],
+  ['report', verification('ERROR', 'SMS delivery failure'), 'OTP_DELIVERY_FAILED', 'warn'],
+  ['report', verification('WHATEVER'), 'PROVIDER_UNAVAILABLE', 'warn'],
+  // A status lookup returns whatever Sinch says
+  ['status', verification('FAIL', 'Expired'), 'ok'],
+  ['status', verification('DENIED', 'Fraud'), 'ok'],
+];
+
+describe('decide (the Sinch → contract mapping table)', () => {
+  it.each(rows)('%s + %j → %s', (operation, answer, expected, level) => {
+    const decision = decide(operation, answer);
+    const got = decision.kind === 'fail' ? decision.code : decision.kind === 'outcome' ? decision.outcome.kind : 'ok';
+    expect(got).toBe(expected);
+    expect(decision.kind === 'ok' ? undefined : decision.log?.level).toBe(level);
+  });
+
+  it('names the credentials to check, with the Sinch code, in the operator line', () => {
+    const decision = decide('start', http(401, 40102));
+    expect(decision.kind === 'fail' && decision.log?.message).toContain(
+      'Sinch rejected our application credentials (40102) — check SINCH_APPLICATION_KEY/SECRET',
+    );
+  });
+
+  it('gives a rate limit a default retry delay', () => {
+    expect(decide('report', http(429, 42900))).toMatchObject({ code: 'RATE_LIMITED', defaultRetryAfterSeconds: 30 });
+  });
+});
