@@ -67,7 +67,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     const sinch = await connectSinch(config, { logger, clock, generateCode: options.generateCode });
     if (sinch.emulator) stack.push(() => sinch.emulator!.stop());
 
-    const signingKey = options.signingKey ?? (config.jwt.privateKey ? await importSigningKey(config.jwt.privateKey) : await loadOrCreateDevKey(config.dataDir));
+    const signingKey =
+      options.signingKey ?? (config.jwt.privateKey ? await importSigningKey(config.jwt.privateKey) : await loadOrCreateDevKey(config.dataDir));
     const tokens = new TokenService(signingKey, { ...config.jwt, accessTokenTtlSeconds: config.limits.accessTokenTtlSeconds }, clock);
     const hasher = new PasswordHasher(config.bcryptCost);
     stack.push(() => hasher.close());
@@ -75,7 +76,15 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
     const users = orm.em.getRepository(User);
     const phones = new PhonePolicy(config.phones);
-    const otp = new OtpService({ challenges: orm.em.getRepository(OtpChallenge), users, tokens, provider: sinch.gateway, clock, limits: config.limits, logger });
+    const otp = new OtpService({
+      challenges: orm.em.getRepository(OtpChallenge),
+      users,
+      tokens,
+      provider: sinch.gateway,
+      clock,
+      limits: config.limits,
+      logger,
+    });
     const auth = new AuthService({ users, hasher, phones, otp, clock, logger });
 
     const apollo = createApollo(await buildAppSchema({ auth, otp, tokens }), { production: config.nodeEnv === 'production' });

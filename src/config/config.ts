@@ -163,7 +163,10 @@ class EnvReader {
   countries(name: string): CountryCode[] | undefined {
     const raw = this.string(name);
     if (raw === undefined) return undefined;
-    const codes = raw.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+    const codes = raw
+      .split(',')
+      .map((c) => c.trim().toUpperCase())
+      .filter(Boolean);
     const unknown = codes.filter((c) => !isSupportedCountry(c));
     if (unknown.length > 0) this.problem(name, `has unknown ISO 3166-1 alpha-2 codes: ${unknown.join(', ')}`);
     return codes as CountryCode[];

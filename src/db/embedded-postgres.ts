@@ -28,7 +28,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; logger: 
 
   const password = await readOrCreateSecret(path.join(dataDir, 'postgres.password'));
   await stopOrphanedServer(clusterDir, logger);
-  const initialised = await stat(path.join(clusterDir, 'PG_VERSION')).then(() => true, () => false);
+  const initialised = await stat(path.join(clusterDir, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
   // A half-made cluster (a first start killed during initdb) cannot be repaired: start over.
   if (!initialised) await rm(clusterDir, { recursive: true, force: true });
 
@@ -99,7 +102,10 @@ async function stopOrphanedServer(clusterDir: string, logger: Logger): Promise<v
   const pidFile = await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   const pid = Number(pidFile?.split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  const parent = await readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/PPid:\s+(\d+)/.exec(s)?.[1]), () => NaN);
+  const parent = await readFile(`/proc/${pid}/status`, 'utf8').then(
+    (s) => Number(/PPid:\s+(\d+)/.exec(s)?.[1]),
+    () => NaN,
+  );
   if (parent !== 1) {
     throw new Error(`the database in ${clusterDir} is in use by a running process (pid ${pid}); stop the other instance first`);
   }
@@ -132,7 +138,9 @@ async function assertTraversable(target: string): Promise<void> {
   for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
     const info = await stat(dir).catch(() => undefined);
     if (info && (info.mode & 0o001) === 0) {
-      throw new Error(`the postgres user cannot enter ${dir} (needed for the embedded database): run "chmod o+x ${dir}", move the project, or set DATABASE_URL`);
+      throw new Error(
+        `the postgres user cannot enter ${dir} (needed for the embedded database): run "chmod o+x ${dir}", move the project, or set DATABASE_URL`,
+      );
     }
     if (dir === path.dirname(dir)) return;
   }

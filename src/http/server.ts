@@ -33,7 +33,8 @@ export function createHttpServer(deps: HttpDependencies): Server {
     });
     route(deps, req, res, { requestId, logger }).catch((error: unknown) => {
       logger.error({ err: error }, 'unhandled error while serving a request');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Something went wrong on our side.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent)
+        sendJson(res, 500, { errors: [{ message: 'Something went wrong on our side.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.destroy();
     });
   });
@@ -41,8 +42,12 @@ export function createHttpServer(deps: HttpDependencies): Server {
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ errors: [{ message: status === 431 ? 'The request headers are too large.' : 'Malformed HTTP request.', extensions: { code: 'BAD_REQUEST' } }] });
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      errors: [{ message: status === 431 ? 'The request headers are too large.' : 'Malformed HTTP request.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   return server;
 }

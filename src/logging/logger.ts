@@ -7,8 +7,19 @@ export type { Logger };
  * Phone numbers are logged through `maskPhone` only.
  */
 const REDACTED_KEYS = [
-  'password', 'code', 'token', 'pendingToken', 'accessToken', 'authorization', 'Authorization',
-  'secret', 'applicationSecret', 'privateKey', 'phoneNumber', 'endpoint', 'DATABASE_URL',
+  'password',
+  'code',
+  'token',
+  'pendingToken',
+  'accessToken',
+  'authorization',
+  'Authorization',
+  'secret',
+  'applicationSecret',
+  'privateKey',
+  'phoneNumber',
+  'endpoint',
+  'DATABASE_URL',
 ];
 
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {

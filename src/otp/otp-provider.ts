@@ -1,5 +1,5 @@
 /**
- * What the OTP flow needs from a code provider. SinchGateway is the implementation; its errors
+ * The port the OTP flow needs from a code provider. SinchGateway is the implementation; its errors
  * arrive already as AppErrors with contract codes, so nothing here knows Sinch's wire format.
  */
 export type ProviderMethod = 'sms' | 'callout';

@@ -68,7 +68,10 @@ export class OtpService {
       throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
     }
     const now = clock.now();
-    const reserved = await challenges.reserveSend(challenge.id, now, { maxSends: limits.maxSendsPerToken, cooldownSeconds: limits.resendCooldownSeconds });
+    const reserved = await challenges.reserveSend(challenge.id, now, {
+      maxSends: limits.maxSendsPerToken,
+      cooldownSeconds: limits.resendCooldownSeconds,
+    });
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
 
     const { method } = CHANNEL_METHOD[channel];
@@ -127,7 +130,8 @@ export class OtpService {
       throw new AppError('OTP_ATTEMPTS_EXCEEDED');
     }
 
-    if (!(await challenges.consume(challenge.id, clock.now()))) throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
+    if (!(await challenges.consume(challenge.id, clock.now())))
+      throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
     await users.markPhoneVerified(challenge.user.id, now);
     const user = await users.findOneOrFail(challenge.user.id, { refresh: true });
     const access = await tokens.issueAccess({ userId: user.id, secondFactor: amr });

@@ -120,8 +120,7 @@ export class SinchGateway {
     const detail = detailOf(exchange);
     if (decision.log) this.logger[decision.log.level]({ ...context, sinch: detail }, decision.log.message);
     if (decision.kind !== 'fail') return decision;
-    const retryAfterSeconds =
-      parseRetryAfter(exchange.headers?.get('retry-after'), this.clock()) ?? decision.defaultRetryAfterSeconds;
+    const retryAfterSeconds = parseRetryAfter(exchange.headers?.get('retry-after'), this.clock()) ?? decision.defaultRetryAfterSeconds;
     throw new AppError(decision.code, {
       extensions: retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
       cause: new SinchCallError(detail, { cause: exchange.transportError }),

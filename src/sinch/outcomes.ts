@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors/app-error';
+import type { ReportOutcome } from '../otp/otp-provider';
 
 /**
  * The one place that decides what a Sinch answer means for us (contract: ../shared/CONTRACT.md,
@@ -8,7 +9,7 @@ import type { ErrorCode } from '../errors/app-error';
 
 export type SinchOperation = 'start' | 'report' | 'status';
 
-export type ReportOutcome = { kind: 'verified' } | { kind: 'wrong_code' } | { kind: 'expired' };
+export type { ReportOutcome };
 
 /** What Sinch answered, reduced to the facts the mapping depends on. */
 export type SinchAnswer =
@@ -109,7 +110,10 @@ const DENIED: Record<string, Decision> = {
   Blocked: fail('PHONE_NUMBER_NOT_ALLOWED'),
   'Destination denied': fail('PHONE_NUMBER_NOT_ALLOWED'),
   'Not enough credit': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification: account out of credit — top up the Sinch account')),
-  'Denied by callback': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification on our callback’s answer — check the callback URL setting')),
+  'Denied by callback': fail(
+    'PROVIDER_UNAVAILABLE',
+    operator('Sinch denied a verification on our callback’s answer — check the callback URL setting'),
+  ),
   'Invalid callback': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification: invalid callback answer — check the callback URL setting')),
 };
 

@@ -24,13 +24,7 @@ export interface StringToSignParts {
 
 /** Always four `\n`: an empty MD5 or content type leaves its line empty, it does not remove it. */
 export function stringToSign(parts: StringToSignParts): string {
-  return [
-    parts.method.toUpperCase(),
-    parts.contentMd5,
-    parts.contentType,
-    `x-timestamp:${parts.timestamp}`,
-    parts.path,
-  ].join('\n');
+  return [parts.method.toUpperCase(), parts.contentMd5, parts.contentType, `x-timestamp:${parts.timestamp}`, parts.path].join('\n');
 }
 
 /**
@@ -77,9 +71,7 @@ export const AUTH_ERRORS = {
 } as const;
 export type AuthErrorCode = keyof typeof AUTH_ERRORS;
 
-export type AuthVerification =
-  | { valid: true; scheme: 'signed' | 'basic' }
-  | { valid: false; errorCode: AuthErrorCode; message: string };
+export type AuthVerification = { valid: true; scheme: 'signed' | 'basic' } | { valid: false; errorCode: AuthErrorCode; message: string };
 
 export type HeaderBag = Record<string, string | string[] | undefined>;
 

@@ -127,14 +127,17 @@ describe('bad input on a live pending token', () => {
     expect(res.errors![0].extensions!.field).toBe('channel');
   });
 
-  it.each(['', '12', '12345678901', '12 34 56 78 90 12', '١٢٣٤٥٦', 'abc!@#', '\u0000123456'])('refuses the code %j without using an attempt', async (code) => {
-    const { user } = await t.signUp();
-    const pendingToken = await loginPending(t.gql, user);
-    await t.gql(REQUEST_OTP, { input: { pendingToken } });
-    const res = await t.gql(VERIFY_OTP, { input: { pendingToken, code } });
-    expectCleanError(res, 'BAD_USER_INPUT');
-    expect(res.errors![0].extensions!.field).toBe('code');
-    const ok = await t.gql(VERIFY_OTP, { input: { pendingToken, code: ` ${t.codeFor(user.phoneNumber).replace(/(\d{3})/, '$1 ')} ` } });
-    expect(ok.errors).toBeUndefined();
-  });
+  it.each(['', '12', '12345678901', '12 34 56 78 90 12', '١٢٣٤٥٦', 'abc!@#', '\u0000123456'])(
+    'refuses the code %j without using an attempt',
+    async (code) => {
+      const { user } = await t.signUp();
+      const pendingToken = await loginPending(t.gql, user);
+      await t.gql(REQUEST_OTP, { input: { pendingToken } });
+      const res = await t.gql(VERIFY_OTP, { input: { pendingToken, code } });
+      expectCleanError(res, 'BAD_USER_INPUT');
+      expect(res.errors![0].extensions!.field).toBe('code');
+      const ok = await t.gql(VERIFY_OTP, { input: { pendingToken, code: ` ${t.codeFor(user.phoneNumber).replace(/(\d{3})/, '$1 ')} ` } });
+      expect(ok.errors).toBeUndefined();
+    },
+  );
 });

@@ -52,8 +52,7 @@ describe('tokens: kinds, forgeries and expiry', () => {
 
   it('refuses tokens re-signed with another key, even with our kid', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
-    const resign = (tok: string) =>
-      new SignJWT(decodeJwt(tok)).setProtectedHeader(decodeProtectedHeader(tok) as { alg: string }).sign(privateKey);
+    const resign = (tok: string) => new SignJWT(decodeJwt(tok)).setProtectedHeader(decodeProtectedHeader(tok) as { alg: string }).sign(privateKey);
     expect(codeOf(await me(await resign(accessToken)))).toBe('UNAUTHENTICATED');
     expect(codeOf(await request(await resign(pendingToken)))).toBe('UNAUTHENTICATED');
   });

@@ -98,8 +98,13 @@ describe('authentication', () => {
     const stale = { 'x-timestamp': '2020-01-01T00:00:00.000Z' };
     // Signed over the stale timestamp, so only its age can be wrong.
     const authorization = signedAuthorization({
-      method: 'GET', path: `${V}/id/x`, contentType: 'application/json', timestamp: stale['x-timestamp'],
-      body: undefined, applicationKey: APP_KEY, applicationSecret: APP_SECRET,
+      method: 'GET',
+      path: `${V}/id/x`,
+      contentType: 'application/json',
+      timestamp: stale['x-timestamp'],
+      body: undefined,
+      applicationKey: APP_KEY,
+      applicationSecret: APP_SECRET,
     });
     expect((await call('GET', `${V}/id/x`, { headers: stale, authorization })).json?.errorCode).toBe(40101);
   });
@@ -107,7 +112,10 @@ describe('authentication', () => {
 
 describe('start', () => {
   it('answers the documented SMS shape, with _links and Content-Language', async () => {
-    const answer = await call('POST', V, { body: smsStart(PHONE, { reference: 'ref-a', smsOptions: { expiry: '00:02:00' } }), headers: { 'accept-language': 'sv-SE' } });
+    const answer = await call('POST', V, {
+      body: smsStart(PHONE, { reference: 'ref-a', smsOptions: { expiry: '00:02:00' } }),
+      headers: { 'accept-language': 'sv-SE' },
+    });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-language')).toBe('sv-SE');
     const id = answer.json!.id as string;
@@ -116,7 +124,10 @@ describe('start', () => {
       id,
       method: 'sms',
       sms: { template: 'Your verification code is {{CODE}}.', interceptionTimeout: 120, codeType: 'Numeric' },
-      _links: [{ rel: 'status', href, method: 'GET' }, { rel: 'report', href, method: 'PUT' }],
+      _links: [
+        { rel: 'status', href, method: 'GET' },
+        { rel: 'report', href, method: 'PUT' },
+      ],
     });
     expect(emulator.verification(id)?.expiresAt.toISOString()).toBe('2026-01-15T10:02:00.000Z');
   });
@@ -149,7 +160,10 @@ describe('start', () => {
 
   it('accepts flashCall (legacy casing), answers flashcall, and verifies by CLI', async () => {
     const answer = await call('POST', V, { body: { ...smsStart(), method: 'flashCall', flashCallOptions: { interceptionTimeout: 30 } } });
-    expect(answer.json).toMatchObject({ method: 'flashcall', flashCall: { cliFilter: expect.any(String), interceptionTimeout: 30, reportTimeout: 60, denyCallAfter: 0 } });
+    expect(answer.json).toMatchObject({
+      method: 'flashcall',
+      flashCall: { cliFilter: expect.any(String), interceptionTimeout: 30, reportTimeout: 60, denyCallAfter: 0 },
+    });
     const cli = emulator.lastCodeFor(PHONE)!;
     expect(answer.json!.flashCall.cliFilter).toBe(`(.*)${cli.slice(-4)}(.*)`);
     const report = await call('PUT', `${V}/id/${answer.json!.id}`, { body: { method: 'flashcall', flashCall: { cli } } });
@@ -198,7 +212,10 @@ describe('report and status', () => {
   it('wrong code → FAIL / Invalid code; after expiry → FAIL / Expired; final states stay', async () => {
     const { json: started } = await call('POST', V, { body: smsStart() });
     const path = `${V}/id/${started!.id}`;
-    expect((await call('PUT', path, { body: { method: 'sms', sms: { code: '000000' } } })).json).toMatchObject({ status: 'FAIL', reason: 'Invalid code' });
+    expect((await call('PUT', path, { body: { method: 'sms', sms: { code: '000000' } } })).json).toMatchObject({
+      status: 'FAIL',
+      reason: 'Invalid code',
+    });
     clock.advance(300);
     const code = emulator.lastCodeFor(PHONE)!;
     expect((await call('PUT', path, { body: { method: 'sms', sms: { code } } })).json).toMatchObject({ status: 'FAIL', reason: 'Expired' });
@@ -214,7 +231,10 @@ describe('report and status', () => {
 
   it('unknown id or reference → 404 40400', async () => {
     expect(await call('GET', `${V}/id/nope`)).toMatchObject({ status: 404, json: { errorCode: 40400 } });
-    expect(await call('PUT', `${V}/id/nope`, { body: { method: 'sms', sms: { code: '1' } } })).toMatchObject({ status: 404, json: { errorCode: 40400 } });
+    expect(await call('PUT', `${V}/id/nope`, { body: { method: 'sms', sms: { code: '1' } } })).toMatchObject({
+      status: 404,
+      json: { errorCode: 40400 },
+    });
     expect(await call('GET', `${V}/reference/nope`)).toMatchObject({ status: 404, json: { errorCode: 40400 } });
     expect(await call('GET', '/elsewhere')).toMatchObject({ status: 404, json: { errorCode: 40400 } });
   });

@@ -32,7 +32,10 @@ const startSms = (g: SinchGateway, phoneNumber = PHONE) =>
   g.start({ phoneNumber, method: 'sms', reference: `ref-${++references}`, codeTtlSeconds: 300 });
 
 async function appErrorOf(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppError);
   return error as AppError;
 }

@@ -25,16 +25,19 @@ async function serve(handler: Handler): Promise<string> {
 afterEach(async () => {
   const s = server;
   server = undefined;
-  if (s) await new Promise<void>((resolve) => {
-    s.close(() => resolve());
-    s.closeAllConnections();
-  });
+  if (s)
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
 });
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Handler => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(typeof body === 'string' ? body : JSON.stringify(body));
-};
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Handler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
 
 function gatewayAt(baseUrl: string, logs = captureLogger()) {
   return new SinchGateway({
@@ -51,7 +54,10 @@ function gatewayAt(baseUrl: string, logs = captureLogger()) {
 const startInput = { phoneNumber: '+447700900123', method: 'sms', reference: 'r-1', codeTtlSeconds: 300 } as const;
 
 async function failure(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(AppError);
   return error as AppError;
 }
@@ -74,7 +80,9 @@ describe('HTTP errors', () => {
   });
 
   it('429 with Retry-After seconds → RATE_LIMITED with that delay', async () => {
-    const g = gatewayAt(await serve(json(429, { errorCode: 42901, message: 'Cannot initiate verification to the same number too quickly' }, { 'retry-after': '45' })));
+    const g = gatewayAt(
+      await serve(json(429, { errorCode: 42901, message: 'Cannot initiate verification to the same number too quickly' }, { 'retry-after': '45' })),
+    );
     expect(await failure(g.start(startInput))).toMatchObject({ code: 'RATE_LIMITED', extensions: { retryAfterSeconds: 45 } });
     expect(hits).toBe(1);
   });
@@ -92,9 +100,7 @@ describe('HTTP errors', () => {
     const logs = captureLogger();
     const g = gatewayAt(await serve(json(402, { errorCode: 40200, message: 'Not enough credit' })), logs);
     expect((await failure(g.start(startInput))).code).toBe('PROVIDER_UNAVAILABLE');
-    expect(logs.lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
-      'Sinch account is out of credit (40200) — top up the Sinch account',
-    ]);
+    expect(logs.lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual(['Sinch account is out of credit (40200) — top up the Sinch account']);
   });
 
   it('a Sinch message quoting the number is masked in the cause', async () => {
@@ -143,10 +149,12 @@ describe('transport failures', () => {
   });
 
   it('headers sent, then a body that never ends → PROVIDER_UNAVAILABLE after timeoutMs', async () => {
-    const g = gatewayAt(await serve((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"id":');
-    }));
+    const g = gatewayAt(
+      await serve((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"id":');
+      }),
+    );
     const error = await failure(g.start(startInput));
     expect(error.code).toBe('PROVIDER_UNAVAILABLE');
     expect(String(error.cause)).toContain('timed out');

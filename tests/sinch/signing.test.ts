@@ -22,9 +22,7 @@ describe('signing vectors', () => {
       timestamp: '2014-06-04T13:41:58Z',
       path: '/v1/sms/+46700000000',
     });
-    expect(toSign).toBe(
-      'POST\njANzQ+rgAHyf1MWQFSwvYw==\napplication/json\nx-timestamp:2014-06-04T13:41:58Z\n/v1/sms/+46700000000',
-    );
+    expect(toSign).toBe('POST\njANzQ+rgAHyf1MWQFSwvYw==\napplication/json\nx-timestamp:2014-06-04T13:41:58Z\n/v1/sms/+46700000000');
     expect(signature(toSign, 'JViE5vDor0Sw3WllZka15Q==')).toBe('qDXMwzfaxCRS849c/2R0hg0nphgdHciTo7OdM6MsdnM=');
     expect(
       signedAuthorization({
@@ -113,8 +111,7 @@ describe('verifyRequestAuthorization', () => {
     path: '/sinch/callback/ace',
     rawBody: '{"event":"ace","callid":"822aa4b7-05b4-4d83-87c7-1f835ee0b6f6_257","timestamp":"2014-09-24T10:59:41Z","version":1}',
     headers: {
-      authorization:
-        'application 669E367E-6BBA-48AB-AF15-266871C28135:Tg6fMyo8mj9pYfWQ9ssbx3Tc1BNC87IEygAfLbJqZb4=',
+      authorization: 'application 669E367E-6BBA-48AB-AF15-266871C28135:Tg6fMyo8mj9pYfWQ9ssbx3Tc1BNC87IEygAfLbJqZb4=',
       'content-type': 'application/json',
       'x-timestamp': '2014-09-24T10:59:41Z',
     } as HeaderBag,
@@ -141,22 +138,14 @@ describe('verifyRequestAuthorization', () => {
     ['another path', { ...V2, path: '/not/that/path' }, 40102],
     ['method GET', { ...V2, method: 'GET' }, 40102],
     ['another timestamp', withHeaders({ 'x-timestamp': '2019-11-03T10:59:41Z' }), 40102],
-    [
-      'content-type text/html',
-      withHeaders({ 'x-timestamp': '2019-11-03T10:59:41Z', 'content-type': 'text/html' }),
-      40102,
-    ],
+    ['content-type text/html', withHeaders({ 'x-timestamp': '2019-11-03T10:59:41Z', 'content-type': 'text/html' }), 40102],
     ['another body', { ...V2, rawBody: '{"hello":"world"}' }, 40102],
     [
       "scheme word 'authorization'",
       withHeaders({ authorization: V2.headers.authorization!.toString().replace('application', 'authorization') }),
       40100,
     ],
-    [
-      'a short signature',
-      withHeaders({ authorization: 'application 669E367E-6BBA-48AB-AF15-266871C28135:bdJO/XUVvIsb5SlZAKmvfw==' }),
-      40102,
-    ],
+    ['a short signature', withHeaders({ authorization: 'application 669E367E-6BBA-48AB-AF15-266871C28135:bdJO/XUVvIsb5SlZAKmvfw==' }), 40102],
     ['no Authorization header', withHeaders({ authorization: undefined }), 40100],
   ];
 
@@ -214,9 +203,7 @@ describe('verifyRequestAuthorization', () => {
     const auth = (value: string) => ({ ...basic, headers: { authorization: value } });
 
     it('accepts base64(key:secret) with the secret used as-is', () => {
-      expect(basicAuthorization('key-1', 'c2VjcmV0LXNlY3JldA==')).toBe(
-        `Basic ${Buffer.from('key-1:c2VjcmV0LXNlY3JldA==').toString('base64')}`,
-      );
+      expect(basicAuthorization('key-1', 'c2VjcmV0LXNlY3JldA==')).toBe(`Basic ${Buffer.from('key-1:c2VjcmV0LXNlY3JldA==').toString('base64')}`);
       expect(verifyRequestAuthorization(auth(basicAuthorization('key-1', 'c2VjcmV0LXNlY3JldA==')))).toEqual({
         valid: true,
         scheme: 'basic',
@@ -227,9 +214,9 @@ describe('verifyRequestAuthorization', () => {
     it('refuses wrong credentials, the raw key:secret form, and Basic when not allowed', () => {
       expect(verifyRequestAuthorization(auth(basicAuthorization('key-1', 'nope')))).toMatchObject({ errorCode: 40107 });
       expect(verifyRequestAuthorization(auth('Basic key-1:c2VjcmV0LXNlY3JldA=='))).toMatchObject({ valid: false });
-      expect(
-        verifyRequestAuthorization({ ...auth(basicAuthorization('key-1', 'c2VjcmV0LXNlY3JldA==')), allowBasic: false }),
-      ).toMatchObject({ errorCode: 40107 });
+      expect(verifyRequestAuthorization({ ...auth(basicAuthorization('key-1', 'c2VjcmV0LXNlY3JldA==')), allowBasic: false })).toMatchObject({
+        errorCode: 40107,
+      });
     });
   });
 });

@@ -36,7 +36,13 @@ describe('loadConfig', () => {
   });
 
   it('names each malformed variable on a line of its own', () => {
-    const problems = problemsOf({ PORT: 'eighty', BCRYPT_COST: '3', SINCH_AUTH: 'oauth', DATABASE_URL: 'mysql://x', PHONE_DENIED_COUNTRIES: 'GB,ZZ' });
+    const problems = problemsOf({
+      PORT: 'eighty',
+      BCRYPT_COST: '3',
+      SINCH_AUTH: 'oauth',
+      DATABASE_URL: 'mysql://x',
+      PHONE_DENIED_COUNTRIES: 'GB,ZZ',
+    });
     expect(problems).toHaveLength(5);
     expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['BCRYPT_COST', 'DATABASE_URL', 'PHONE_DENIED_COUNTRIES', 'PORT', 'SINCH_AUTH']);
   });

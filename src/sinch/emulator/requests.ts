@@ -19,9 +19,7 @@ const CODE_TYPES: readonly CodeType[] = ['Numeric', 'Alpha', 'Alphanumeric'];
 /** Accepts the legacy camel-case `flashCall`; answers always say `flashcall`. */
 export function methodFrom(value: unknown): EmulatedMethod | 'seamless' | undefined {
   if (value === 'flashCall') return 'flashcall';
-  return value === 'sms' || value === 'callout' || value === 'flashcall' || value === 'whatsapp' || value === 'seamless'
-    ? value
-    : undefined;
+  return value === 'sms' || value === 'callout' || value === 'flashcall' || value === 'whatsapp' || value === 'seamless' ? value : undefined;
 }
 
 export function parseJsonObject(raw: Buffer): Record<string, unknown> {

@@ -73,7 +73,9 @@ export function statusResponse(verification: EmulatedVerification): Record<strin
     verificationTimestamp: sinchTimestamp(verification.createdAt),
     ...(verification.source === undefined ? {} : { source: verification.source }),
     // Sinch adds the price only once the verification has left PENDING.
-    ...(pending ? {} : { price: isCall(verification) ? { verificationPrice, terminationPrice: { currencyId: 'EUR', amount: 0 } } : { verificationPrice } }),
+    ...(pending
+      ? {}
+      : { price: isCall(verification) ? { verificationPrice, terminationPrice: { currencyId: 'EUR', amount: 0 } } : { verificationPrice } }),
     ...(isCall(verification) && !pending ? { callResult: 'ANSWERED' } : {}),
   };
 }

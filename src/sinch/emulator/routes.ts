@@ -37,7 +37,10 @@ const ROUTES: Route[] = [
     handle({ store, body, origin, now, headers }) {
       const verification = store.start(parseStartRequest(parseJsonObject(body)));
       // SMS language comes from Accept-Language and is echoed as Content-Language.
-      const language = String(headers['accept-language'] ?? '').split(',')[0].trim() || 'en-US';
+      const language =
+        String(headers['accept-language'] ?? '')
+          .split(',')[0]
+          .trim() || 'en-US';
       return {
         body: startResponse(verification, origin, now),
         headers: verification.method === 'sms' ? { 'content-language': language } : undefined,
