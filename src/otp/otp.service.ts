@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
 import { AppError, badInput } from '../errors/app-error';
@@ -68,6 +69,8 @@ export class OtpService {
       throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
     }
     const now = clock.now();
+    // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
+    const previousLastSentAt = challenge.lastSentAt;
     const reserved = await challenges.reserveSend(challenge.id, now, {
       maxSends: limits.maxSendsPerToken,
       cooldownSeconds: limits.resendCooldownSeconds,
@@ -80,12 +83,14 @@ export class OtpService {
       ({ id: verificationId } = await provider.start({
         phoneNumber: challenge.user.phoneNumber,
         method,
-        // Unique per started verification, as Sinch requires; lets support trace a send to a login.
-        reference: `${challenge.id}-${reserved.sendCount}`,
+        // Sinch requires a reference unique per start. Random, not the send count: a send that
+        // timed out at our end may still exist at Sinch, and its count is reused by the retry.
+        // The challenge id prefix lets support trace a send to a login.
+        reference: `${challenge.id}.${randomBytes(6).toString('hex')}`,
         codeTtlSeconds: limits.codeTtlSeconds,
       }));
     } catch (error) {
-      await challenges.releaseSend(challenge.id, challenge.lastSentAt);
+      await challenges.releaseSend(challenge.id, previousLastSentAt);
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
