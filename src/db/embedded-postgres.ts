@@ -115,7 +115,7 @@ async function stopOrphanedServer(clusterDir: string, logger: Logger): Promise<v
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

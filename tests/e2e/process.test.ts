@@ -3,18 +3,10 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/db/embedded-postgres';
 import { graphqlClient } from '../support/graphql-client';
 import { LOGIN, ME, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
 import { ServiceProcess } from '../support/service-process';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * `npm start` as a new user meets it: embedded PostgreSQL, the emulator, codes read from the log,
