@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from './src/migrations';
 import { OtpChallenge } from './src/otp/otp-challenge.entity';
+import { RATE_LIMIT_TABLE } from './src/rate-limits/limiter-store';
 import { User } from './src/users/user.entity';
 
 /**
@@ -21,6 +22,8 @@ export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): 
     forceUtcTimezone: true,
     discovery: { disableDynamicFileAccess: true },
     pool: { min: 0, max: 10 },
+    // Owned by rate-limiter-flexible (see its migration): never diffed into a drop.
+    schemaGenerator: { skipTables: [RATE_LIMIT_TABLE] },
     ...overrides,
   });
 }

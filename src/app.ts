@@ -3,7 +3,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MikroORM, RequestContext } from '@mikro-orm/postgresql';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import proxyAddr from 'proxy-addr';
 import { ormConfig } from '../mikro-orm.config';
 import { AuthService } from './auth/auth.service';
 import type { Config } from './config/config';
@@ -13,8 +15,11 @@ import { buildAppSchema } from './graphql/schema';
 import { createHttpServer } from './http/server';
 import { OtpChallenge } from './otp/otp-challenge.entity';
 import { OtpService } from './otp/otp.service';
+import { SendGuard } from './otp/send-guard';
 import { PasswordHasher } from './passwords/password-hasher';
 import { PhonePolicy } from './phones/phone-policy';
+import { Budget } from './rate-limits/budget';
+import { LimiterStore } from './rate-limits/limiter-store';
 import { SinchEmulator } from './sinch/emulator/server';
 import { SinchGateway } from './sinch/gateway';
 import { systemClock, type Clock } from './time/clock';
@@ -74,20 +79,36 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     stack.push(() => hasher.close());
     await hasher.warmUp();
 
+    const limiterStore = await connectLimiterStore(config, orm, logger);
+    stack.push(() => limiterStore.close());
+    const budget = (keyPrefix: string, points: number, duration: number) => new Budget(limiterStore.store.create({ keyPrefix, points, duration }));
+    const { abuse } = config;
+
     const users = orm.em.getRepository(User);
     const phones = new PhonePolicy(config.phones);
+    const sendGuard = new SendGuard(
+      {
+        phonePerHour: budget('sendsPerPhoneHour', abuse.phoneSendsPerHour, 3600),
+        phonePerDay: budget('sendsPerPhoneDay', abuse.phoneSendsPerDay, 86_400),
+        countryPerHour: budget('sendsPerCountryHour', abuse.countrySendsPerHour, 3600),
+      },
+      logger,
+    );
     const otp = new OtpService({
       challenges: orm.em.getRepository(OtpChallenge),
       users,
       tokens,
       provider: sinch.gateway,
+      sendGuard,
+      wrongCodesPerUser: budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600),
       clock,
       limits: config.limits,
       logger,
     });
     const auth = new AuthService({ users, hasher, phones, otp, clock, logger });
 
-    const apollo = createApollo(await buildAppSchema({ auth, otp, tokens }), { production: config.nodeEnv === 'production' });
+    const schema = await buildAppSchema({ auth, otp, tokens }, { policies: config.rateLimits.policies, store: limiterStore.store });
+    const apollo = createApollo(schema, { production: config.nodeEnv === 'production', limits: config.graphql });
     await apollo.start();
     stack.push(() => apollo.stop());
 
@@ -97,6 +118,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       maxBodyBytes: config.maxBodyBytes,
       isDatabaseReady: () => orm.isConnected(),
       jwks: () => tokens.jwks(),
+      trustProxy: proxyAddr.compile(config.trustProxy),
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
     await listen(server, config.port, config.host);
@@ -121,6 +143,23 @@ async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock
   const baseUrl = await emulator.start();
   deps.logger.info({ baseUrl }, 'no Sinch credentials set: using the built-in Sinch emulator (codes appear in this log)');
   return { gateway: new SinchGateway({ ...settings, baseUrl, ...credentials }), emulator };
+}
+
+/** The rate-limit counters' home: the ORM's own PostgreSQL pool, a Redis, or this process. */
+async function connectLimiterStore(config: Config, orm: MikroORM, logger: Logger) {
+  const { store, redisUrl } = config.rateLimits;
+  if (store === 'memory') logger.warn('RATE_LIMIT_STORE=memory: limits are counted per process; run one process only');
+  const redis = store === 'redis' ? new Redis(redisUrl!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
+  if (redis) {
+    redis.on('error', (err) => logger.debug({ err }, 'Redis connection error'));
+    await redis.connect();
+  }
+  return {
+    store: new LimiterStore(config.rateLimits, { knex: orm.em.getKnex(), redis, logger }),
+    close: async () => {
+      await redis?.quit();
+    },
+  };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

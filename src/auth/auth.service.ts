@@ -5,7 +5,7 @@ import { normalizePassword, checkNewPassword, MAX_PASSWORD_BYTES } from '../pass
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
-import { normalizeEmail, requireEmail } from '../users/email';
+import { normalizeEmail, requireEmail } from '../validation/email';
 import type { User } from '../users/user.entity';
 import type { UserRepository } from '../users/user.repository';
 import { utf8Length } from '../validation/text';

@@ -22,7 +22,51 @@ export interface Config {
   bcryptCost: number;
   phones: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] };
   limits: FlowLimits;
+  abuse: AbuseLimits;
+  rateLimits: RateLimitConfig;
+  graphql: GraphQLLimits;
+  /** proxy-addr trust list: whose X-Forwarded-For to believe. Empty: nobody's. */
+  trustProxy: string[];
   maxBodyBytes: number;
+}
+
+/** Limits across pending tokens: per phone number, per user, per country calling code. */
+export interface AbuseLimits {
+  phoneSendsPerHour: number;
+  phoneSendsPerDay: number;
+  wrongCodesPerUserPerHour: number;
+  countrySendsPerHour: number;
+}
+
+export interface Window {
+  limit: number;
+  durationSeconds: number;
+}
+
+/** Per-operation limits applied by the GraphQL rate-limit directives (src/rate-limits). */
+export const RATE_LIMIT_POLICIES = {
+  registerPerIp: { variable: 'RATE_LIMIT_REGISTER_PER_IP', fallback: '10/3600' },
+  loginPerIp: { variable: 'RATE_LIMIT_LOGIN_PER_IP', fallback: '50/900' },
+  loginPerEmail: { variable: 'RATE_LIMIT_LOGIN_PER_EMAIL', fallback: '10/900' },
+  requestOtpPerIp: { variable: 'RATE_LIMIT_REQUEST_OTP_PER_IP', fallback: '20/3600' },
+  verifyOtpPerIp: { variable: 'RATE_LIMIT_VERIFY_OTP_PER_IP', fallback: '60/3600' },
+  mePerIp: { variable: 'RATE_LIMIT_ME_PER_IP', fallback: '600/60' },
+} as const;
+
+export type RateLimitPolicy = keyof typeof RATE_LIMIT_POLICIES;
+
+export interface RateLimitConfig {
+  /** Where counters live: shared by every process on the same database or Redis, or this one only. */
+  store: 'postgres' | 'redis' | 'memory';
+  redisUrl?: string;
+  policies: Record<RateLimitPolicy, Window>;
+}
+
+export interface GraphQLLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+  maxTokens: number;
 }
 
 export interface SinchConfig {
@@ -92,8 +136,29 @@ export function loadConfig(env: Env = process.env): Config {
       resendCooldownSeconds: read.int('OTP_RESEND_COOLDOWN_SECONDS', 30, 0, 3600),
       accessTokenTtlSeconds: read.int('ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
     },
+    abuse: {
+      phoneSendsPerHour: read.int('OTP_SENDS_PER_PHONE_PER_HOUR', 5, 1, 1000),
+      phoneSendsPerDay: read.int('OTP_SENDS_PER_PHONE_PER_DAY', 10, 1, 10_000),
+      wrongCodesPerUserPerHour: read.int('OTP_WRONG_CODES_PER_USER_PER_HOUR', 10, 1, 1000),
+      countrySendsPerHour: read.int('OTP_SENDS_PER_COUNTRY_PER_HOUR', 200, 1, 1_000_000),
+    },
+    rateLimits: {
+      store: read.oneOf('RATE_LIMIT_STORE', ['postgres', 'redis', 'memory'] as const, read.string('REDIS_URL') ? 'redis' : 'postgres'),
+      redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+      policies: Object.fromEntries(
+        Object.entries(RATE_LIMIT_POLICIES).map(([policy, { variable, fallback }]) => [policy, read.window(variable, fallback)]),
+      ) as Record<RateLimitPolicy, Window>,
+    },
+    graphql: {
+      maxDepth: read.int('GRAPHQL_MAX_DEPTH', 6, 2, 50),
+      maxAliases: read.int('GRAPHQL_MAX_ALIASES', 10, 0, 1000),
+      maxCost: read.int('GRAPHQL_MAX_COST', 1000, 10, 1_000_000),
+      maxTokens: read.int('GRAPHQL_MAX_TOKENS', 1000, 50, 1_000_000),
+    },
+    trustProxy: read.list('TRUST_PROXY'),
     maxBodyBytes: read.int('MAX_BODY_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
   };
+  if (config.rateLimits.store === 'redis' && !config.rateLimits.redisUrl) read.problem('REDIS_URL', 'is required when RATE_LIMIT_STORE=redis');
 
   if (production) {
     if (!config.databaseUrl) read.problem('DATABASE_URL', 'is required when NODE_ENV=production (no embedded database)');
@@ -158,6 +223,24 @@ class EnvReader {
       return undefined;
     }
     return raw;
+  }
+
+  list(name: string): string[] {
+    return (this.string(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  }
+
+  /** `limit/seconds`, e.g. `10/900` for ten per quarter of an hour. */
+  window(name: string, fallback: string): Window {
+    const raw = this.string(name) ?? fallback;
+    const match = /^(\d{1,7})\/(\d{1,7})$/.exec(raw);
+    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) {
+      this.problem(name, `must be LIMIT/SECONDS with whole numbers, e.g. ${fallback} (got "${raw}")`);
+      return this.window('', fallback);
+    }
+    return { limit: Number(match[1]), durationSeconds: Number(match[2]) };
   }
 
   countries(name: string): CountryCode[] | undefined {

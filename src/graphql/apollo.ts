@@ -1,14 +1,30 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
+import type { GraphQLLimits } from '../config/config';
 import { isAppError } from '../errors/app-error';
 import type { GraphQLContext } from './context';
 import { formatError } from './format-error';
 
-export function createApollo(schema: GraphQLSchema, options: { production: boolean }): ApolloServer<GraphQLContext> {
+export function createApollo(schema: GraphQLSchema, options: { production: boolean; limits: GraphQLLimits }): ApolloServer<GraphQLContext> {
+  // Refuses oversized documents before they run: depth, aliases, cost (fields weighted by depth),
+  // tokens; and in production, no "did you mean" hints that map the schema for an attacker.
+  const armor = new ApolloArmor({
+    maxDepth: { n: options.limits.maxDepth },
+    maxAliases: { n: options.limits.maxAliases },
+    costLimit: { maxCost: options.limits.maxCost },
+    // Counted by graphql-js's own parser below: armor's token plugin throws from a hook, which
+    // Apollo answers with a 500.
+    maxTokens: { enabled: false },
+    maxDirectives: { n: 10 },
+    blockFieldSuggestion: { enabled: options.production },
+  }).protect();
   return new ApolloServer<GraphQLContext>({
     schema,
+    validationRules: armor.validationRules,
+    parseOptions: { maxTokens: options.limits.maxTokens },
     formatError,
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
@@ -17,6 +33,7 @@ export function createApollo(schema: GraphQLSchema, options: { production: boole
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     plugins: [
+      ...armor.plugins,
       options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       errorLogging,
     ],

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 export interface GraphQLContext {
   requestId: string;
   logger: Logger;
+  /** The client's address: the socket's, or X-Forwarded-For's when the peer is a trusted proxy. */
+  ip: string;
   /** Raw `Authorization` header, checked only by operations that need a session. */
   authorization?: string;
   /** Set by the auth checker once an access token has been verified. */

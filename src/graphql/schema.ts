@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
-import { buildSchema, type AuthChecker } from 'type-graphql';
+import { type AuthChecker, type BuildSchemaOptions, buildSchema } from 'type-graphql';
+import type { RateLimitPolicy, Window } from '../config/config';
+import { applyRateLimits, rateLimitDirectiveDefinitions } from '../rate-limits/directives';
+import type { LimiterStore } from '../rate-limits/limiter-store';
 import { AuthResolver } from '../auth/auth.resolver';
 import type { AuthService } from '../auth/auth.service';
 import { AppError } from '../errors/app-error';
@@ -18,20 +21,32 @@ export interface SchemaServices {
 
 export const RESOLVERS = [AuthResolver, OtpResolver, UserResolver] as const;
 
+/** What the schema is made of, with or without services behind it (see print-schema.ts). */
+export function schemaOptions(policies: Record<RateLimitPolicy, Window>) {
+  return {
+    resolvers: RESOLVERS,
+    directives: rateLimitDirectiveDefinitions(policies),
+    // Inputs are validated by the services, which know which code each failure deserves.
+    validate: false,
+  } satisfies BuildSchemaOptions;
+}
+
 /** Resolvers are built here, once, from the composed services (no DI container needed). */
-export function buildAppSchema(services: SchemaServices): Promise<GraphQLSchema> {
+export async function buildAppSchema(
+  services: SchemaServices,
+  limits: { policies: Record<RateLimitPolicy, Window>; store: LimiterStore },
+): Promise<GraphQLSchema> {
   const instances = new Map<Function, unknown>([
     [AuthResolver, new AuthResolver(services.auth)],
     [OtpResolver, new OtpResolver(services.otp)],
     [UserResolver, new UserResolver(services.auth)],
   ]);
-  return buildSchema({
-    resolvers: RESOLVERS,
+  const schema = await buildSchema({
+    ...schemaOptions(limits.policies),
     container: { get: (resolverClass) => instances.get(resolverClass) },
     authChecker: accessTokenChecker(services.tokens),
-    // Inputs are validated by the services, which know which code each failure deserves.
-    validate: false,
   });
+  return applyRateLimits(schema, limits.policies, limits.store);
 }
 
 /** `@Authorized()` fields need `Authorization: Bearer <access token>`; anything else is refused. */

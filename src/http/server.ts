@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
+import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
 
 export interface HttpDependencies {
@@ -10,6 +11,8 @@ export interface HttpDependencies {
   maxBodyBytes: number;
   isDatabaseReady: () => Promise<boolean>;
   jwks: () => object;
+  /** Compiled TRUST_PROXY list: X-Forwarded-For is read only when the peer is one of these. */
+  trustProxy: (address: string, hop: number) => boolean;
   /** Runs one GraphQL request inside its own unit of work (a forked EntityManager). */
   withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
 }
@@ -91,7 +94,12 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
   const response = await deps.withRequestScope(() =>
     deps.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsedBody },
-      context: async () => ({ requestId: ctx.requestId, logger: ctx.logger, authorization: req.headers.authorization }),
+      context: async () => ({
+        requestId: ctx.requestId,
+        logger: ctx.logger,
+        ip: proxyAddr(req, deps.trustProxy),
+        authorization: req.headers.authorization,
+      }),
     }),
   );
   res.statusCode = response.status ?? 200;

@@ -1,4 +1,4 @@
-import { Arg, Mutation, Resolver } from 'type-graphql';
+import { Arg, Directive, Mutation, Resolver } from 'type-graphql';
 import { AuthPayload } from '../auth/auth.types';
 import { UserType } from '../users/user.type';
 import { OtpDispatch, RequestOtpInput, VerifyOtpInput } from './otp.types';
@@ -8,11 +8,13 @@ import type { OtpService } from './otp.service';
 export class OtpResolver {
   constructor(private readonly otp: OtpService) {}
 
+  @Directive('@requestOtpPerIp')
   @Mutation(() => OtpDispatch)
   requestOtp(@Arg('input', () => RequestOtpInput) input: RequestOtpInput): Promise<OtpDispatch> {
     return this.otp.request(input.pendingToken, input.channel) as Promise<OtpDispatch>;
   }
 
+  @Directive('@verifyOtpPerIp')
   @Mutation(() => AuthPayload)
   async verifyOtp(@Arg('input', () => VerifyOtpInput) input: VerifyOtpInput): Promise<AuthPayload> {
     const session = await this.otp.verify(input.pendingToken, input.code);

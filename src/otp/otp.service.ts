@@ -12,6 +12,8 @@ import { ChallengeStatus, type OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { normalizeCode } from './otp-code';
 import type { OtpProvider, ProviderMethod } from './otp-provider';
+import type { SendGuard } from './send-guard';
+import type { Budget } from '../rate-limits/budget';
 
 export interface PendingAuthResult {
   pendingToken: string;
@@ -46,6 +48,9 @@ export class OtpService {
       users: UserRepository;
       tokens: TokenService;
       provider: OtpProvider;
+      sendGuard: SendGuard;
+      /** Wrong codes per user across pending tokens: logging in again does not refill it. */
+      wrongCodesPerUser: Budget;
       clock: Clock;
       limits: FlowLimits;
       logger: Logger;
@@ -63,7 +68,7 @@ export class OtpService {
   }
 
   async request(pendingToken: string, channel: Channel): Promise<DispatchResult> {
-    const { challenges, provider, clock, limits, logger } = this.deps;
+    const { challenges, provider, sendGuard, clock, limits, logger } = this.deps;
     const challenge = await this.liveChallenge(pendingToken);
     if (!challenge.channels.includes(channel)) {
       throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
@@ -77,12 +82,17 @@ export class OtpService {
     });
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
 
-    const { method } = CHANNEL_METHOD[channel];
+    const phoneNumber = challenge.user.phoneNumber;
+    const release = () => challenges.releaseSend(challenge.id, previousLastSentAt);
+    await sendGuard.take(phoneNumber).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
     let verificationId: string;
     try {
       ({ id: verificationId } = await provider.start({
-        phoneNumber: challenge.user.phoneNumber,
-        method,
+        phoneNumber,
+        method: CHANNEL_METHOD[channel].method,
         // Sinch requires a reference unique per start. Random, not the send count: a send that
         // timed out at our end may still exist at Sinch, and its count is reused by the retry.
         // The challenge id prefix lets support trace a send to a login.
@@ -90,12 +100,12 @@ export class OtpService {
         codeTtlSeconds: limits.codeTtlSeconds,
       }));
     } catch (error) {
-      await challenges.releaseSend(challenge.id, previousLastSentAt);
+      await Promise.all([release(), sendGuard.giveBack(phoneNumber)]);
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
     const sent = (await challenges.recordSent(challenge.id, { verificationId, channel, codeExpiresAt }))!;
-    logger.info({ challengeId: challenge.id, channel, to: maskPhone(challenge.user.phoneNumber), send: sent.sendCount }, 'code sent');
+    logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
     return {
       channel,
       expiresAt: minDate(codeExpiresAt, sent.expiresAt),
@@ -105,7 +115,7 @@ export class OtpService {
   }
 
   async verify(pendingToken: string, rawCode: string): Promise<SessionResult> {
-    const { challenges, users, tokens, provider, clock, limits, logger } = this.deps;
+    const { challenges, users, tokens, provider, wrongCodesPerUser, clock, limits, logger } = this.deps;
     const challenge = await this.liveChallenge(pendingToken);
     if (!challenge.verificationId || !challenge.channel || !challenge.codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
     const code = normalizeCode(rawCode);
@@ -117,14 +127,27 @@ export class OtpService {
     const reserved = await challenges.reserveAttempt(challenge.id, now, limits.maxWrongCodesPerToken);
     if (!reserved) throw this.whyVerifyRefused(await this.reload(challenge));
 
+    const userId = challenge.user.id;
+    const budget = await wrongCodesPerUser.take(userId);
+    if (!budget.ok) {
+      await challenges.releaseAttempt(challenge.id);
+      throw new AppError('OTP_ATTEMPTS_EXCEEDED', {
+        message: 'Too many wrong codes for this account. Try again later.',
+        extensions: { retryAfterSeconds: budget.retryAfterSeconds },
+      });
+    }
+    // Both counts are given back when the code was not judged (provider down, code expired), and
+    // the user's when it was right: only wrong codes spend the user's budget.
+    const notJudged = () => Promise.all([challenges.releaseAttempt(challenge.id), wrongCodesPerUser.giveBack(userId)]);
+
     const { method, amr } = CHANNEL_METHOD[challenge.channel];
     const outcome = await provider.report({ id: challenge.verificationId, method, code }).catch(async (error: unknown) => {
-      await challenges.releaseAttempt(challenge.id);
+      await notJudged();
       throw error;
     });
 
     if (outcome.kind === 'expired') {
-      await challenges.releaseAttempt(challenge.id);
+      await notJudged();
       throw new AppError('OTP_EXPIRED');
     }
     if (outcome.kind === 'wrong_code') {
@@ -135,10 +158,11 @@ export class OtpService {
       throw new AppError('OTP_ATTEMPTS_EXCEEDED');
     }
 
+    await wrongCodesPerUser.giveBack(userId);
     if (!(await challenges.consume(challenge.id, clock.now())))
       throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
-    await users.markPhoneVerified(challenge.user.id, now);
-    const user = await users.findOneOrFail(challenge.user.id, { refresh: true });
+    await users.markPhoneVerified(userId, now);
+    const user = await users.findOneOrFail(userId, { refresh: true });
     const access = await tokens.issueAccess({ userId: user.id, secondFactor: amr });
     logger.info({ challengeId: challenge.id, userId: user.id }, 'second factor verified');
     return { accessToken: access.token, expiresAt: access.expiresAt, user };

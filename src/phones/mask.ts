@@ -11,3 +11,8 @@ export function maskPhone(e164: string): string {
   const hidden = Math.max(national.length - 2, 0);
   return `+${cc} ${'*'.repeat(hidden)}${national.slice(hidden)}`.replace('+ ', '+');
 }
+
+/** `+447400123456` → `44`; the whole number's digits when it cannot be parsed. */
+export function countryCallingCodeOf(e164: string): string {
+  return parsePhoneNumberFromString(e164)?.countryCallingCode ?? e164.replace(/^\+/, '');
+}

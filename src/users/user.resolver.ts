@@ -1,4 +1,4 @@
-import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { Authorized, Ctx, Directive, Query, Resolver } from 'type-graphql';
 import type { AuthService } from '../auth/auth.service';
 import type { GraphQLContext } from '../graphql/context';
 import { UserType } from './user.type';
@@ -7,6 +7,7 @@ import { UserType } from './user.type';
 export class UserResolver {
   constructor(private readonly auth: AuthService) {}
 
+  @Directive('@mePerIp')
   @Authorized()
   @Query(() => UserType, { description: 'Needs `Authorization: Bearer <accessToken>`.' })
   async me(@Ctx() ctx: GraphQLContext): Promise<UserType> {

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { startApp, type RunningApp } from '../../src/app';
-import { loadConfig } from '../../src/config/config';
+import { loadConfig, RATE_LIMIT_POLICIES } from '../../src/config/config';
 import { generateEphemeralKey } from '../../src/tokens/signing-key';
 import { createScratchDatabase } from './database';
 import { graphqlClient, type GraphQLRequest } from './graphql-client';
@@ -25,6 +25,14 @@ export interface TestUser {
   phoneNumber: string;
 }
 
+const UNLIMITED: Record<string, string> = {
+  ...Object.fromEntries(Object.values(RATE_LIMIT_POLICIES).map(({ variable }) => [variable, '100000/60'])),
+  OTP_SENDS_PER_PHONE_PER_HOUR: '1000',
+  OTP_SENDS_PER_PHONE_PER_DAY: '10000',
+  OTP_WRONG_CODES_PER_USER_PER_HOUR: '1000',
+  OTP_SENDS_PER_COUNTRY_PER_HOUR: '1000000',
+};
+
 let counter = 0;
 
 /** A unique user; +44 7400 xxxxxx are valid UK mobile numbers. */
@@ -47,6 +55,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     HOST: '127.0.0.1',
     PORT: '0',
     BCRYPT_COST: '4',
+    // Every test shares 127.0.0.1 and a few numbers: limits are lifted unless a test sets its own.
+    ...UNLIMITED,
     ...env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -1,6 +1,6 @@
 import { isEmail } from 'class-validator';
 import { badInput } from '../errors/app-error';
-import { hasInvisibleOrControl } from '../validation/text';
+import { hasInvisibleOrControl } from './text';
 
 /** RFC 5321's limit on a path, which bounds any address that can receive mail. */
 export const MAX_EMAIL_LENGTH = 254;

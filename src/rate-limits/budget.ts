@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Limiter } from './limiter-store';
+
+/**
+ * Identifiers (emails, phone numbers) are hashed before they become counter keys: the counters'
+ * table or Redis then holds no personal data, and every key has the same short length.
+ */
+export function limitKey(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 32);
+}
+
+export type Taken = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */
+export class Budget {
+  constructor(private readonly limiter: Limiter) {}
+
+  async take(identity: string): Promise<Taken> {
+    try {
+      await this.limiter.consume(limitKey(identity));
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)) };
+    }
+  }
+
+  /** Returns what `take` used, when the thing it paid for did not happen. */
+  async giveBack(identity: string): Promise<void> {
+    await this.limiter.reward(limitKey(identity));
+  }
+}

@@ -1,0 +1,58 @@
+import { buildSchema as buildSdlSchema, type GraphQLDirective, type GraphQLSchema } from 'graphql';
+import { rateLimitDirective } from 'graphql-rate-limit-directive';
+import type { RateLimitPolicy, Window } from '../config/config';
+import { AppError } from '../errors/app-error';
+import type { GraphQLContext } from '../graphql/context';
+import { normalizeEmail } from '../validation/email';
+import { limitKey } from './budget';
+import type { LimiterStore } from './limiter-store';
+
+type Args = Record<string, any>;
+
+/**
+ * What each policy counts by. Every policy is its own directive (and its own key prefix), so a
+ * key needs no field name in it; limits come from the config as the directive's default arguments.
+ */
+const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) => string> = {
+  registerPerIp: (_args, context) => context.ip,
+  loginPerIp: (_args, context) => context.ip,
+  // Case and spacing variants of one address share a bucket, known account or not.
+  loginPerEmail: (args) => limitKey(emailIdentity(args.input?.email)),
+  requestOtpPerIp: (_args, context) => context.ip,
+  verifyOtpPerIp: (_args, context) => context.ip,
+  mePerIp: (_args, context) => context.ip,
+};
+
+function emailIdentity(raw: unknown): string {
+  const text = typeof raw === 'string' ? raw : '';
+  return (normalizeEmail(text) ?? text.trim()).toLowerCase();
+}
+
+function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore) {
+  return rateLimitDirective({
+    name: policy,
+    defaultLimit: String(window.limit),
+    defaultDuration: String(window.durationSeconds),
+    keyGenerator: (_directiveArgs, _source, args, context: GraphQLContext) => COUNT_BY[policy](args, context),
+    limiterClass: store?.limiterClass() as never,
+    onLimit: (response) => {
+      throw new AppError('RATE_LIMITED', { extensions: { retryAfterSeconds: Math.max(1, Math.ceil(response.msBeforeNext / 1000)) } });
+    },
+  });
+}
+
+/** The directive definitions, for building the schema (`@loginPerEmail` and the others). */
+export function rateLimitDirectiveDefinitions(policies: Record<RateLimitPolicy, Window>): GraphQLDirective[] {
+  return (Object.keys(policies) as RateLimitPolicy[]).map((policy) => {
+    const sdl = `${directiveFor(policy, policies[policy]).rateLimitDirectiveTypeDefs}\ntype Query { _: Int }`;
+    return buildSdlSchema(sdl).getDirective(policy)!;
+  });
+}
+
+/** Wraps every resolver that carries a rate-limit directive with its limiter. */
+export function applyRateLimits(schema: GraphQLSchema, policies: Record<RateLimitPolicy, Window>, store: LimiterStore): GraphQLSchema {
+  return (Object.keys(policies) as RateLimitPolicy[]).reduce(
+    (limited, policy) => directiveFor(policy, policies[policy], store).rateLimitDirectiveTransformer(limited),
+    schema,
+  );
+}

@@ -1,0 +1,91 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimitConfig } from '../config/config';
+
+/** The table the PostgreSQL store writes to; created by a migration, skipped by the ORM's schema diff. */
+export const RATE_LIMIT_TABLE = 'rate_limit';
+
+export interface LimiterOptions {
+  keyPrefix: string;
+  points: number;
+  duration: number;
+}
+
+/** The part of rate-limiter-flexible's API this service uses. */
+export interface Limiter {
+  consume(key: string, points?: number): Promise<RateLimiterRes>;
+  reward(key: string, points?: number): Promise<RateLimiterRes>;
+}
+
+export interface LimiterStoreDependencies {
+  /** Knex instance of the ORM's pool, for the PostgreSQL store. */
+  knex?: unknown;
+  redis?: Redis;
+  logger: Logger;
+}
+
+/**
+ * Makes limiters whose counters live where the config says: in the service's PostgreSQL (shared
+ * by every replica on that database, the default), in Redis, or in this process only.
+ *
+ * A store failure neither opens the door nor becomes a 500: the limiter falls back to a counter in
+ * this process's memory with the same limit (so each replica still enforces the limit on its own)
+ * and logs a warning at most once a minute.
+ */
+export class LimiterStore {
+  private lastWarning = 0;
+
+  constructor(
+    private readonly config: RateLimitConfig,
+    private readonly deps: LimiterStoreDependencies,
+  ) {}
+
+  create(options: LimiterOptions): Limiter {
+    const memory = new RateLimiterMemory(options);
+    if (this.config.store === 'memory') return memory;
+    const shared: RateLimiterAbstract =
+      this.config.store === 'redis'
+        ? new RateLimiterRedis({ ...options, storeClient: this.deps.redis, rejectIfRedisNotReady: true })
+        : new RateLimiterPostgres({ ...options, storeClient: this.deps.knex, storeType: 'knex', tableName: RATE_LIMIT_TABLE, tableCreated: true });
+    return {
+      consume: (key, points) =>
+        this.withFallback(
+          () => shared.consume(key, points),
+          () => memory.consume(key, points),
+        ),
+      reward: (key, points) =>
+        this.withFallback(
+          () => shared.reward(key, points),
+          () => memory.reward(key, points),
+        ),
+    };
+  }
+
+  /** For graphql-rate-limit-directive, which instantiates its limiters itself. */
+  limiterClass(): new (options: LimiterOptions) => Limiter {
+    const store = this;
+    return function StoreLimiter(options: LimiterOptions) {
+      return store.create(options);
+    } as unknown as new (
+      options: LimiterOptions,
+    ) => Limiter;
+  }
+
+  private async withFallback(primary: () => Promise<RateLimiterRes>, fallback: () => Promise<RateLimiterRes>): Promise<RateLimiterRes> {
+    try {
+      return await primary();
+    } catch (error) {
+      // rate-limiter-flexible rejects with a RateLimiterRes when the limit is reached: not a failure.
+      if (error instanceof RateLimiterRes) throw error;
+      if (Date.now() - this.lastWarning > 60_000) {
+        this.lastWarning = Date.now();
+        this.deps.logger.warn(
+          { store: this.config.store, err: error },
+          'rate-limit store unavailable: limits are enforced per process until it is back',
+        );
+      }
+      return fallback();
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf, type GraphQLResponse } from '../support/graphql-client';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+function expectRefused(res: GraphQLResponse, code: string, message: RegExp): void {
+  expect(res.status).toBe(400);
+  expect(codeOf(res)).toBe(code);
+  expect(res.errors![0].message).toMatch(message);
+  expect(res.data ?? undefined).toBeUndefined();
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: response.status, body: await response.text() };
+}
+
+describe('GraphQL hardening', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ GRAPHQL_MAX_DEPTH: '2' });
+  });
+  afterAll(() => t?.stop());
+
+  const login = (alias: string) => `${alias}: login(input: {email: "x@example.com", password: "password1"}) { pendingToken }`;
+
+  it('refuses a document deeper than GRAPHQL_MAX_DEPTH', async () => {
+    const res = await t.gql('mutation { verifyOtp(input: {pendingToken: "x", code: "123456"}) { user { id } } }');
+    expectRefused(res, 'GRAPHQL_VALIDATION_FAILED', /depth/i);
+  });
+
+  it('refuses more aliases than GRAPHQL_MAX_ALIASES (10), before any resolver runs', async () => {
+    const res = await t.gql(`mutation { ${Array.from({ length: 11 }, (_, i) => login(`a${i}`)).join(' ')} }`);
+    expectRefused(res, 'GRAPHQL_VALIDATION_FAILED', /alias/i);
+  });
+
+  it('refuses a document of more than GRAPHQL_MAX_TOKENS tokens at parse time', async () => {
+    expectRefused(await t.gql(`{ ${'__typename '.repeat(1500)}}`), 'GRAPHQL_PARSE_FAILED', /token/i);
+  });
+
+  it('refuses batched requests', async () => {
+    const res = await post(t.app.url, JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]));
+    expect(res.status).toBe(400);
+    expect(res.body).toMatch(/batch/i);
+  });
+
+  it('refuses a simple-content-type POST (CSRF prevention)', async () => {
+    const res = await post(t.app.url, JSON.stringify({ query: '{ __typename }' }), { 'content-type': 'text/plain' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatch(/CSRF|preflight/i);
+  });
+
+  it('answers 413 to a body over MAX_BODY_BYTES and 400 to malformed JSON', async () => {
+    const huge = JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(70_000) } });
+    expect((await post(t.app.url, huge)).status).toBe(413);
+    const broken = await post(t.app.url, '{"query": ');
+    expect(broken.status).toBe(400);
+    expect(JSON.parse(broken.body).errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it('offers introspection and the Sandbox landing page outside production', async () => {
+    expect((await t.gql('{ __schema { queryType { name } } }')).data).toBeTruthy();
+    const page = await fetch(t.app.url, { headers: { accept: 'text/html' } });
+    expect(await page.text()).toMatch(/sandbox/i);
+  });
+});
+
+describe('GraphQL hardening in production', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      NODE_ENV: 'production',
+      SINCH_APPLICATION_KEY: 'k',
+      SINCH_APPLICATION_SECRET: 'c2VjcmV0',
+      JWT_PRIVATE_KEY: 'unused-in-tests',
+    });
+  });
+  afterAll(() => t?.stop());
+
+  it('turns introspection, field suggestions and the landing page off', async () => {
+    const introspection = await t.gql('{ __schema { queryType { name } } }');
+    expect(codeOf(introspection)).toBe('GRAPHQL_VALIDATION_FAILED');
+    const typo = await t.gql('{ mee { id } }');
+    expect(typo.errors![0].message).not.toMatch(/did you mean/i);
+    const page = await fetch(t.app.url, { headers: { accept: 'text/html' } });
+    expect(await page.text()).not.toMatch(/sandbox/i);
+  });
+});
