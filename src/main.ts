@@ -1,6 +1,6 @@
 import { type Config, ConfigError, loadConfig } from './config/config';
 import { createLogger } from './logging/logger';
-import { startApp } from './app';
+import { type RunningApp, startApp } from './app';
 
 /** `npm start`: validate the config, start everything, stop everything on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -16,24 +16,35 @@ async function main(): Promise<void> {
   if (config.nodeEnv !== 'production') {
     if (!config.jwt.privateKey) logger.warn(`JWT_PRIVATE_KEY is not set: using a development key kept in ${config.dataDir}/`);
   }
-  const app = await startApp(config, { logger }).catch((error: unknown) => {
-    logger.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-  logger.info(`GraphQL endpoint ready at ${app.url}`);
-
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    app.stop().then(
+  // Handlers first: a signal during start-up lets start-up finish, then stops all it started
+  // (an embedded PostgreSQL must not be orphaned).
+  let stopRequested = false;
+  let stop: (() => Promise<void>) | undefined;
+  const exit = (stopping: Promise<void>) =>
+    stopping.then(
       () => process.exit(0),
       () => process.exit(1),
     );
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    logger.info({ signal }, 'shutting down');
+    if (stop) void exit(stop());
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+
+  let app: RunningApp;
+  try {
+    app = await startApp(config, { logger });
+  } catch (error) {
+    logger.debug({ err: error }, 'start-up failed');
+    logger.fatal(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+  stop = app.stop;
+  if (stopRequested) return void exit(app.stop());
+  logger.info(`GraphQL endpoint ready at ${app.url}`);
 }
 
 void main();

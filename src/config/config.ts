@@ -1,4 +1,5 @@
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import { parsePrivateKey } from '../tokens/signing-key';
 
 /**
  * Every setting the service reads, validated once at start-up. A malformed variable, or one that
@@ -160,6 +161,14 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (config.rateLimits.store === 'redis' && !config.rateLimits.redisUrl) read.problem('REDIS_URL', 'is required when RATE_LIMIT_STORE=redis');
 
+  // Checked now, so a bad key stops start-up before any database work.
+  if (config.jwt.privateKey) {
+    try {
+      parsePrivateKey(config.jwt.privateKey);
+    } catch (error) {
+      read.problem('JWT_PRIVATE_KEY', (error as Error).message);
+    }
+  }
   if (production) {
     if (!config.databaseUrl) read.problem('DATABASE_URL', 'is required when NODE_ENV=production (no embedded database)');
     if (!config.sinch) read.problem('SINCH_APPLICATION_KEY', 'and SINCH_APPLICATION_SECRET are required when NODE_ENV=production (no emulator)');

@@ -102,9 +102,14 @@ async function stopOrphanedServer(clusterDir: string, logger: Logger): Promise<v
   const pidFile = await readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
   const pid = Number(pidFile?.split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  // Only a postgres serving this very cluster is ours to stop: a pid file outlives its process,
+  // and the number may since belong to anything.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  const args = cmdline.split('\0');
+  if (!/postgres$/.test(args[0] ?? '') || args[args.indexOf('-D') + 1] !== clusterDir) return;
   const parent = await readFile(`/proc/${pid}/status`, 'utf8').then(
     (s) => Number(/PPid:\s+(\d+)/.exec(s)?.[1]),
-    () => NaN,
+    () => Number.NaN,
   );
   if (parent !== 1) {
     throw new Error(`the database in ${clusterDir} is in use by a running process (pid ${pid}); stop the other instance first`);

@@ -32,6 +32,8 @@ export function createApollo(schema: GraphQLSchema, options: { production: boole
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // Automatic persisted queries are not offered: a bad hash would surface as an uncoded error.
+    persistedQueries: false,
     plugins: [
       ...armor.plugins,
       options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
@@ -49,11 +51,12 @@ const errorLogging: ApolloServerPlugin<GraphQLContext> = {
           const original = error.originalError ?? error;
           if (isAppError(original)) {
             const level = original.code === 'INTERNAL_SERVER_ERROR' || original.code === 'PROVIDER_UNAVAILABLE' ? 'warn' : 'debug';
-            contextValue.logger[level]({ code: original.code, operationName, cause: describe(original.cause) }, 'request refused');
+            contextValue.logger[level]({ errorCode: original.code, operationName, cause: describe(original.cause) }, 'request refused');
           } else if (error.path) {
             contextValue.logger.error({ err: original, operationName }, 'unexpected error in a resolver');
           } else {
-            contextValue.logger.debug({ message: error.message, operationName }, 'malformed GraphQL request');
+            // Not the message: variable-coercion messages quote the input, passwords included.
+            contextValue.logger.debug({ errorCode: error.extensions?.code, operationName }, 'malformed GraphQL request');
           }
         }
       },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
+import { logContext } from '../logging/logger';
 import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
 
@@ -27,19 +28,7 @@ export function createHttpServer(deps: HttpDependencies): Server {
   const server = createServer((req, res) => {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    const logger = deps.logger.child({ requestId });
-    const started = process.hrtime.bigint();
-    res.setHeader('x-request-id', requestId);
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms) }, 'request');
-    });
-    route(deps, req, res, { requestId, logger }).catch((error: unknown) => {
-      logger.error({ err: error }, 'unhandled error while serving a request');
-      if (!res.headersSent)
-        sendJson(res, 500, { errors: [{ message: 'Something went wrong on our side.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-      else res.destroy();
-    });
+    logContext.run({ requestId }, () => serve(deps, req, res, requestId));
   });
   // Requests Node's parser refuses (oversized headers, malformed HTTP) still get a JSON answer.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -55,7 +44,28 @@ export function createHttpServer(deps: HttpDependencies): Server {
   return server;
 }
 
-async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, ctx: { requestId: string; logger: Logger }) {
+function serve(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  const { logger } = deps;
+  const started = process.hrtime.bigint();
+  res.setHeader('x-request-id', requestId);
+  res.on('finish', () => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    logger.info({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms) }, 'request');
+  });
+  route(deps, req, res, requestId).catch((error: unknown) => {
+    // A client that hangs up mid-request is not our error.
+    if (req.destroyed || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      logger.debug({ err: error }, 'client went away');
+      return;
+    }
+    logger.error({ err: error }, 'unhandled error while serving a request');
+    if (!res.headersSent)
+      sendJson(res, 500, { errors: [{ message: 'Something went wrong on our side.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    else res.destroy();
+  });
+}
+
+async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, requestId: string) {
   const url = new URL(req.url ?? '/', 'http://localhost');
   switch (url.pathname) {
     case '/healthz':
@@ -68,13 +78,13 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
       res.setHeader('cache-control', 'public, max-age=300');
       return sendJson(res, 200, deps.jwks());
     case '/graphql':
-      return serveGraphQL(deps, req, res, url, ctx);
+      return serveGraphQL(deps, req, res, url, requestId);
     default:
       return sendJson(res, 404, { error: 'not found' });
   }
 }
 
-async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: URL, ctx: { requestId: string; logger: Logger }) {
+async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
   const body = await readBody(req, deps.maxBodyBytes);
   if (body === 'too large') return sendRequestError(res, 413, `The request body is larger than ${deps.maxBodyBytes} bytes.`);
 
@@ -95,8 +105,8 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
     deps.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsedBody },
       context: async () => ({
-        requestId: ctx.requestId,
-        logger: ctx.logger,
+        requestId,
+        logger: deps.logger,
         ip: proxyAddr(req, deps.trustProxy),
         authorization: req.headers.authorization,
       }),

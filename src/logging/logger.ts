@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -22,6 +23,12 @@ const REDACTED_KEYS = [
   'DATABASE_URL',
 ];
 
+/**
+ * The request being served, for every log line written while serving it: services and the Sinch
+ * gateway log through the root logger and still carry the request id.
+ */
+export const logContext = new AsyncLocalStorage<{ requestId: string }>();
+
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
   return pino(
@@ -30,6 +37,7 @@ export function createLogger(options: { level: string; destination?: pino.Destin
       redact: { paths, censor: '[redacted]' },
       base: { service: 'sinch-2fa' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => logContext.getStore() ?? {},
     },
     options.destination,
   );

@@ -60,7 +60,8 @@ export class OtpService {
   /** After a correct password: a new challenge and the pending token that points at it. */
   async open(user: User, channels: Channel[]): Promise<PendingAuthResult> {
     const { challenges, tokens, clock, limits } = this.deps;
-    const now = clock.now();
+    // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
+    const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
     const challenge = challenges.create({ user, channels, createdAt: now, expiresAt: addSeconds(now, limits.pendingTokenTtlSeconds) });
     await challenges.getEntityManager().persistAndFlush(challenge);
     const pendingToken = await tokens.issuePending({ userId: user.id, challengeId: challenge.id, expiresAt: challenge.expiresAt });
@@ -109,7 +110,8 @@ export class OtpService {
     return {
       channel,
       expiresAt: minDate(codeExpiresAt, sent.expiresAt),
-      resendAvailableAt: addSeconds(now, limits.resendCooldownSeconds),
+      // With no sends left, no resend is available before the pending token expires.
+      resendAvailableAt: sent.sendCount >= limits.maxSendsPerToken ? sent.expiresAt : addSeconds(now, limits.resendCooldownSeconds),
       attemptsRemaining: limits.maxWrongCodesPerToken - sent.codeAttempts,
     };
   }

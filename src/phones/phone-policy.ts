@@ -40,8 +40,11 @@ export class PhonePolicy {
    * and applies the number-type and country policy. Input that is not a phone number at all is
    * BAD_USER_INPUT; a number that is not one we send to is PHONE_NUMBER_NOT_ALLOWED.
    */
-  accept(input: string, country?: string | null): AcceptedPhone {
+  accept(raw: string, country?: string | null): AcceptedPhone {
     const region = this.parseRegion(country);
+    // Full-width digits and plus (CJK keyboards) become ASCII; other scripts' digits are kept
+    // for libphonenumber, which reads them.
+    const input = raw.normalize('NFKC');
     if (input.length > MAX_INPUT_LENGTH || hasInvisibleOrControl(input) || !PHONE_NOTATION.test(input)) {
       throw badInput('phoneNumber', 'Enter a phone number, for example +44 7400 123456.');
     }

@@ -11,8 +11,8 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-/** Reads a PKCS8 PEM or a private JWK (JSON); only Ed25519 and P-256 keys are accepted. */
-export async function importSigningKey(material: string): Promise<SigningKey> {
+/** Parses a PKCS8 PEM (literal `\n` escapes allowed) or a private JWK; Ed25519 and P-256 only. */
+export function parsePrivateKey(material: string): { privateKey: KeyObject; alg: SigningKey['alg'] } {
   const trimmed = material.trim();
   let privateKey: KeyObject;
   try {
@@ -20,9 +20,13 @@ export async function importSigningKey(material: string): Promise<SigningKey> {
       ? createPrivateKey({ key: JSON.parse(trimmed), format: 'jwk' })
       : createPrivateKey({ key: trimmed.replace(/\\n/g, '\n'), format: 'pem' });
   } catch {
-    throw new Error('JWT_PRIVATE_KEY is not a PKCS8 PEM private key nor a private JWK');
+    throw new Error('is not a PKCS8 PEM private key nor a private JWK');
   }
-  const alg = algorithmOf(privateKey);
+  return { privateKey, alg: algorithmOf(privateKey) };
+}
+
+export async function importSigningKey(material: string): Promise<SigningKey> {
+  const { privateKey, alg } = parsePrivateKey(material);
   const publicKey = createPublicKey(privateKey);
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
@@ -56,5 +60,5 @@ export function generateEphemeralKey(): Promise<SigningKey> {
 function algorithmOf(key: KeyObject): SigningKey['alg'] {
   if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  throw new Error('JWT_PRIVATE_KEY must be an Ed25519 or a P-256 (ES256) private key');
+  throw new Error('must be an Ed25519 or a P-256 (ES256) private key');
 }

@@ -1,10 +1,11 @@
-import { EntityRepository, raw, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { EntityRepository, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { AppError } from '../errors/app-error';
 import { User } from './user.entity';
 
 export class UserRepository extends EntityRepository<User> {
+  /** PostgreSQL lowercases both sides, as the unique index does (JS and PG disagree on İ, Σ...). */
   findByEmail(email: string): Promise<User | null> {
-    return this.findOne({ [raw('lower(email)')]: email.toLowerCase() });
+    return this.createQueryBuilder('u').select('*').where('lower(u.email) = lower(?)', [email]).getSingleResult();
   }
 
   /** Inserts a user; a concurrent register with the same email loses at the unique index. */

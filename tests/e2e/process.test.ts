@@ -61,6 +61,19 @@ describe('the service as a process', () => {
     expect(isAlive(newPostgresPid)).toBe(false);
   });
 
+  // Regression: a SIGTERM during start-up killed the service and orphaned its PostgreSQL.
+  it('stops everything when SIGTERM arrives during start-up', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'sinch-2fa-e2e-'));
+    await chmod(dataDir, 0o755);
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const service = new ServiceProcess({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4' });
+    cleanup.push(() => service.kill('SIGKILL'));
+    await service.waitFor(/embedded PostgreSQL started/);
+    const postgresPid = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(await service.kill('SIGTERM')).toBe(0);
+    expect(isAlive(postgresPid)).toBe(false);
+  });
+
   it('refuses to start in production without its required settings, one line each', async () => {
     const service = new ServiceProcess({ NODE_ENV: 'production', DATABASE_URL: '' });
     expect(await service.exit()).toBe(1);

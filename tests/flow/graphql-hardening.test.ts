@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -67,11 +68,12 @@ describe('GraphQL hardening', () => {
 describe('GraphQL hardening in production', () => {
   let t: TestApp;
   beforeAll(async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
     t = await startTestApp({
       NODE_ENV: 'production',
       SINCH_APPLICATION_KEY: 'k',
       SINCH_APPLICATION_SECRET: 'c2VjcmV0',
-      JWT_PRIVATE_KEY: 'unused-in-tests',
+      JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     });
   });
   afterAll(() => t?.stop());

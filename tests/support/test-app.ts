@@ -1,6 +1,6 @@
-import pino from 'pino';
 import { startApp, type RunningApp } from '../../src/app';
 import { loadConfig, RATE_LIMIT_POLICIES } from '../../src/config/config';
+import { createLogger } from '../../src/logging/logger';
 import { generateEphemeralKey } from '../../src/tokens/signing-key';
 import { createScratchDatabase } from './database';
 import { graphqlClient, type GraphQLRequest } from './graphql-client';
@@ -12,6 +12,8 @@ export interface TestApp {
   clock: TestClock;
   gql: GraphQLRequest;
   databaseUrl: string;
+  /** Every log line the service wrote (JSON), for assertions on what is and is not logged. */
+  logs: string[];
   /** The last code the emulator sent to a number. */
   codeFor(e164: string): string;
   /** register → requestOtp → verifyOtp, returning what a client would keep. */
@@ -59,7 +61,17 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...UNLIMITED,
     ...env,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logs: string[] = [];
+  const echo = process.env.TEST_LOG_LEVEL !== undefined;
+  const logger = createLogger({
+    level: env.LOG_LEVEL ?? process.env.TEST_LOG_LEVEL ?? 'info',
+    destination: {
+      write: (line: string) => {
+        logs.push(line);
+        if (echo) process.stderr.write(line);
+      },
+    },
+  });
   const app = await startApp(config, { logger, clock, signingKey: await generateEphemeralKey() });
   const gql = graphqlClient(app.url);
 
@@ -74,6 +86,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     clock,
     gql,
     databaseUrl: database.url,
+    logs,
     codeFor,
     async signUp(overrides = {}) {
       const user = { ...newUser(), ...overrides };

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config';
 
@@ -54,6 +55,19 @@ describe('loadConfig', () => {
 
   it('requires a key and a secret together', () => {
     expect(problemsOf({ SINCH_APPLICATION_KEY: 'k' })).toEqual([expect.stringMatching(/^SINCH_APPLICATION_SECRET /)]);
+  });
+
+  it('checks JWT_PRIVATE_KEY before anything starts: PEM or JWK, Ed25519 or P-256 only', () => {
+    const ed = generateKeyPairSync('ed25519').privateKey;
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    const pem = ed.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(problemsOf({ JWT_PRIVATE_KEY: pem })).toEqual([]);
+    expect(problemsOf({ JWT_PRIVATE_KEY: pem.replace(/\n/g, '\\n') })).toEqual([]);
+    expect(problemsOf({ JWT_PRIVATE_KEY: JSON.stringify(ed.export({ format: 'jwk' })) })).toEqual([]);
+    expect(problemsOf({ JWT_PRIVATE_KEY: 'garbage' })).toEqual([expect.stringMatching(/^JWT_PRIVATE_KEY is not a PKCS8/)]);
+    expect(problemsOf({ JWT_PRIVATE_KEY: rsa.export({ type: 'pkcs8', format: 'pem' }).toString() })).toEqual([
+      expect.stringMatching(/^JWT_PRIVATE_KEY must be an Ed25519/),
+    ]);
   });
 
   it('refuses to start in production without a database, Sinch credentials and a key', () => {

@@ -23,6 +23,7 @@ describe('PhonePolicy', () => {
     ['07400.123.456', 'gb'],
     ['0044 7400 123456', 'FR'],
     ['+４４７４００１２３４５６', undefined], // full-width digits
+    ['＋４４ ７４００ １２３４５６', undefined], // full-width plus too
     ['tel:+447400123456', undefined],
   ])('accepts the mobile %s (country %s) as +447400123456 with SMS and VOICE', (input, country) => {
     expect(policy.accept(input, country)).toMatchObject({ e164: '+447400123456', channels: ['SMS', 'VOICE'] });

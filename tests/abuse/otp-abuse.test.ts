@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf } from '../support/graphql-client';
+import { REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
+import { loginPending, newUser, startTestApp, type TestApp } from '../support/test-app';
+
+const WRONG = '0000000';
+
+describe('OTP abuse limits across tokens, accounts and IPs', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      OTP_SENDS_PER_PHONE_PER_HOUR: '3',
+      OTP_SENDS_PER_PHONE_PER_DAY: '4',
+      OTP_WRONG_CODES_PER_USER_PER_HOUR: '7',
+    });
+  });
+  afterAll(() => t?.stop());
+
+  const sinchStarts = () => t.app.emulator!.requests.filter((r) => r.method === 'POST').length;
+
+  it('caps sends per phone number whatever account asks, before Sinch is called', async () => {
+    const phoneNumber = '+33 6 12 34 56 01';
+    const accounts = [newUser(), newUser()].map((u) => ({ ...u, phoneNumber }));
+    const answers: Array<string | undefined> = [];
+    for (const account of [...accounts, ...accounts]) {
+      const { pendingToken } = (await t.gql(REGISTER, { input: account })).data?.register ?? { pendingToken: await loginPending(t.gql, account) };
+      answers.push(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken } })));
+    }
+    expect(answers).toEqual([undefined, undefined, undefined, 'RATE_LIMITED']);
+    const before = sinchStarts();
+    const pendingToken = await loginPending(t.gql, accounts[0]);
+    const refused = await t.gql(REQUEST_OTP, { input: { pendingToken } });
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
+    expect(refused.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(3000);
+    expect(sinchStarts()).toBe(before);
+  });
+
+  // Regression guard for the supabase/better-auth class of bug: logging in again must not
+  // refill the wrong-code allowance.
+  it('keeps a per-user wrong-code budget that logging in again does not reset', async () => {
+    const { user } = await t.signUp({ phoneNumber: '+33612345602' });
+    const first = await loginPending(t.gql, user);
+    await t.gql(REQUEST_OTP, { input: { pendingToken: first } });
+    for (let i = 0; i < 4; i++) expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: first, code: WRONG } }))).toBe('OTP_INVALID');
+    expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: first, code: WRONG } }))).toBe('OTP_ATTEMPTS_EXCEEDED');
+
+    const second = await loginPending(t.gql, user);
+    await t.gql(REQUEST_OTP, { input: { pendingToken: second } });
+    expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: second, code: WRONG } }))).toBe('OTP_INVALID');
+    expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: second, code: WRONG } }))).toBe('OTP_INVALID');
+    const spent = await t.gql(VERIFY_OTP, { input: { pendingToken: second, code: t.codeFor(user.phoneNumber) } });
+    expect(codeOf(spent)).toBe('OTP_ATTEMPTS_EXCEEDED');
+    expect(spent.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(3000);
+
+    // Another account is not affected.
+    const other = await t.signUp({ phoneNumber: '+33612345603' });
+    expect(other.accessToken).toBeTruthy();
+  });
+});
+
+describe('the per-country SMS pumping breaker', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ OTP_SENDS_PER_COUNTRY_PER_HOUR: '2' });
+  });
+  afterAll(() => t?.stop());
+
+  async function sendTo(phoneNumber: string) {
+    const registered = await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } });
+    return t.gql(REQUEST_OTP, { input: { pendingToken: registered.data!.register.pendingToken } });
+  }
+
+  it('stops sends to a calling code past its hourly cap, logs one warning, and spares other countries', async () => {
+    expect((await sendTo('+4915123456710')).errors).toBeUndefined();
+    expect((await sendTo('+4915123456711')).errors).toBeUndefined();
+    for (const number of ['+4915123456712', '+4915123456713']) {
+      const refused = await sendTo(number);
+      expect(codeOf(refused)).toBe('RATE_LIMITED');
+      expect(refused.errors![0].message).toMatch(/country/);
+    }
+    expect((await sendTo('+33612345610')).errors).toBeUndefined();
+    const warnings = t.logs.filter((line) => line.includes('SMS pumping guard tripped'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('+49');
+    expect(warnings[0]).not.toContain('4915123456712');
+  });
+});

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf } from '../support/graphql-client';
+import { LOGIN, REGISTER } from '../support/operations';
+import { newUser, startTestApp, type TestApp } from '../support/test-app';
+
+describe('GraphQL rate limits', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      RATE_LIMIT_LOGIN_PER_EMAIL: '3/900',
+      RATE_LIMIT_LOGIN_PER_IP: '8/900',
+      RATE_LIMIT_REGISTER_PER_IP: '2/3600',
+      TRUST_PROXY: 'loopback',
+    });
+  });
+  afterAll(() => t?.stop());
+
+  const login = (email: string, ip: string) => t.gql(LOGIN, { input: { email, password: 'wrong password' } }, { 'x-forwarded-for': ip });
+
+  it('counts logins per email across letter case and spacing, with retryAfterSeconds', async () => {
+    const email = `victim.${Date.now()}@example.com`;
+    for (const variant of [email, email.toUpperCase(), `  ${email} `]) {
+      expect(codeOf(await login(variant, '203.0.113.1'))).toBe('INVALID_CREDENTIALS');
+    }
+    const refused = await login(email, '203.0.113.2'); // another IP: the email's bucket is empty
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
+    const retry = refused.errors![0].extensions!.retryAfterSeconds;
+    expect(retry).toBeGreaterThan(800);
+    expect(retry).toBeLessThanOrEqual(900);
+  });
+
+  it('treats unknown and known emails alike (no enumeration through the limiter)', async () => {
+    const { user } = await t.signUp();
+    const ghost = `ghost.${Date.now()}@example.com`;
+    const answers = [];
+    for (const email of [user.email, ghost]) {
+      for (let i = 0; i < 4; i++) answers.push(codeOf(await login(email, `198.51.100.${i + 10}`)));
+    }
+    expect(answers).toEqual([...Array(3).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED', ...Array(3).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED']);
+  });
+
+  it('counts per client IP, taken from X-Forwarded-For behind a trusted proxy', async () => {
+    const ip = '192.0.2.77';
+    const answers = [];
+    for (let i = 0; i < 9; i++) answers.push(codeOf(await login(`spray${i}.${Date.now()}@example.com`, ip)));
+    expect(answers.slice(0, 8)).toEqual(Array(8).fill('INVALID_CREDENTIALS'));
+    expect(answers[8]).toBe('RATE_LIMITED');
+    expect(codeOf(await login(`other.${Date.now()}@example.com`, '192.0.2.78'))).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('counts aliased calls in one request one by one', async () => {
+    const users = [newUser(), newUser(), newUser()];
+    const fields = users.map(
+      (user, i) =>
+        `r${i}: register(input: {email: "${user.email}", password: "${user.password}", phoneNumber: "${user.phoneNumber}"}) { pendingToken }`,
+    );
+    const res = await t.gql(`mutation { ${fields.join(' ')} }`, {}, { 'x-forwarded-for': '192.0.2.200' });
+    expect(res.errors!.map((e) => [e.path?.[0], e.extensions?.code])).toEqual([['r2', 'RATE_LIMITED']]);
+    const logins = await Promise.all(users.map((user) => t.gql(LOGIN, { input: { email: user.email, password: user.password } })));
+    expect(logins.map((r) => codeOf(r) ?? 'ok')).toEqual(['ok', 'ok', 'INVALID_CREDENTIALS']);
+  });
+
+  it('refuses register past its per-IP limit without touching the database', async () => {
+    const ip = '192.0.2.201';
+    for (let i = 0; i < 2; i++) expect((await t.gql(REGISTER, { input: newUser() }, { 'x-forwarded-for': ip })).errors).toBeUndefined();
+    const user = newUser();
+    expect(codeOf(await t.gql(REGISTER, { input: user }, { 'x-forwarded-for': ip }))).toBe('RATE_LIMITED');
+    expect(codeOf(await t.gql(LOGIN, { input: { email: user.email, password: user.password } }))).toBe('INVALID_CREDENTIALS');
+  });
+});
+
+describe('X-Forwarded-For without a trusted proxy', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_LOGIN_PER_IP: '3/900' });
+  });
+  afterAll(() => t?.stop());
+
+  it('is ignored: a forged header does not buy a new bucket', async () => {
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await t.gql(LOGIN, { input: { email: `x${i}.${Date.now()}@example.com`, password: 'pw' } }, { 'x-forwarded-for': `10.9.9.${i}` });
+      answers.push(codeOf(res));
+    }
+    expect(answers).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED']);
+  });
+});

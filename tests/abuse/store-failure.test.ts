@@ -1,0 +1,33 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeOf } from '../support/graphql-client';
+import { LOGIN } from '../support/operations';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+/**
+ * The counters' store failing must neither open the door nor answer 500: limits fall back to
+ * this process's memory, and the operator is told once.
+ */
+describe('a rate-limit store failure', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '2/900' });
+  });
+  afterAll(() => t?.stop());
+
+  it('keeps limiting in memory and logs one warning', async () => {
+    const client = new pg.Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    await client.query('drop table rate_limit');
+    await client.end();
+
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await t.gql(LOGIN, { input: { email: 'target@example.com', password: 'guess' } });
+      expect(res.status).toBe(200);
+      answers.push(codeOf(res));
+    }
+    expect(answers).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED', 'RATE_LIMITED']);
+    expect(t.logs.filter((line) => line.includes('rate-limit store unavailable'))).toHaveLength(1);
+  });
+});
