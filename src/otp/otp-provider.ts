@@ -10,3 +10,15 @@ export interface OtpProvider {
   start(input: { phoneNumber: string; method: ProviderMethod; reference: string; codeTtlSeconds: number }): Promise<{ id: string }>;
   report(input: { id: string; method: ProviderMethod; code: string }): Promise<ReportOutcome>;
 }
+
+/**
+ * What the provider's callbacks tell the OTP flow (issue: signed Sinch callbacks). The Sinch
+ * callback handler verifies and parses the events, then calls these; nothing here knows the
+ * wire format. `reference` is the one `OtpProvider.start` was given.
+ */
+export interface ProviderEvents {
+  /** A verification is about to start: allow it only for a live send of ours, to that number, by that method. */
+  mayStart(input: { reference: string; phoneNumber: string; method: ProviderMethod }): Promise<boolean>;
+  /** The code never reached the phone (SMS not delivered, number unreachable, denied). */
+  deliveryFailed(input: { reference?: string; verificationId: string }): Promise<void>;
+}
