@@ -12,15 +12,17 @@ import type { Config } from './config/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
 import { createApollo } from './graphql/apollo';
 import { buildAppSchema } from './graphql/schema';
-import { createHttpServer } from './http/server';
+import { createHttpServer, serveHttp } from './http/server';
 import { OtpChallenge } from './otp/otp-challenge.entity';
 import { OtpService } from './otp/otp.service';
+import { OtpProviderEvents } from './otp/otp-provider-events';
 import { SendGuard } from './otp/send-guard';
 import { PasswordHasher } from './passwords/password-hasher';
 import { PhonePolicy } from './phones/phone-policy';
 import { Budget } from './rate-limits/budget';
 import { LimiterStore } from './rate-limits/limiter-store';
 import { SinchEmulator } from './sinch/emulator/server';
+import { createSinchCallbackHandler } from './sinch/callbacks';
 import { SinchGateway } from './sinch/gateway';
 import { systemClock, type Clock } from './time/clock';
 import { importSigningKey, loadOrCreateDevKey, type SigningKey } from './tokens/signing-key';
@@ -69,7 +71,15 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     stack.push(() => orm.close());
     await orm.migrator.up();
 
-    const sinch = await connectSinch(config, { logger, clock, generateCode: options.generateCode });
+    // Listening now, answering 503 until ready: the emulator needs our address for its callbacks.
+    const server = createHttpServer();
+    await listen(server, config.port, config.host);
+    stack.push(() => close(server));
+    const { port } = server.address() as AddressInfo;
+    const ownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const callbackUrl = `http://${ownHost}:${port}${config.sinchCallbackPath}`;
+
+    const sinch = await connectSinch(config, { logger, clock, generateCode: options.generateCode, callbackUrl });
     if (sinch.emulator) stack.push(() => sinch.emulator!.stop());
 
     const signingKey =
@@ -112,18 +122,24 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     await apollo.start();
     stack.push(() => apollo.stop());
 
-    const server = createHttpServer({
+    const callbacks = createSinchCallbackHandler({
+      ...sinch.credentials,
+      events: new OtpProviderEvents({ challenges: orm.em.getRepository(OtpChallenge), clock, logger }),
+      logger,
+      clock: () => clock.now(),
+    });
+    serveHttp(server, {
       apollo,
       logger,
       maxBodyBytes: config.maxBodyBytes,
       isDatabaseReady: () => orm.isConnected(),
       jwks: () => tokens.jwks(),
       trustProxy: proxyAddr.compile(config.trustProxy),
+      callbacks: { path: config.sinchCallbackPath, handle: callbacks },
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
-    await listen(server, config.port, config.host);
+    // Again, so that an orderly stop closes HTTP first, before Apollo and the database.
     stack.push(() => close(server));
-    const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, stop };
   } catch (error) {
@@ -132,17 +148,28 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
   }
 }
 
-async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock; generateCode?: () => string }) {
+async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock; generateCode?: () => string; callbackUrl: string }) {
   const settings = { auth: config.sinchAuth, timeoutMs: config.sinchTimeoutMs, logger: deps.logger, clock: () => deps.clock.now() };
   if (config.sinch) {
-    return { gateway: new SinchGateway({ ...settings, baseUrl: config.sinchBaseUrl, ...config.sinch }), emulator: undefined };
+    return {
+      gateway: new SinchGateway({ ...settings, baseUrl: config.sinchBaseUrl, ...config.sinch }),
+      credentials: config.sinch,
+      emulator: undefined,
+    };
   }
   // No credentials: a local emulator with credentials made up for this process only.
   const credentials = { applicationKey: randomUUID(), applicationSecret: randomBytes(16).toString('base64') };
-  const emulator = new SinchEmulator({ ...credentials, logger: deps.logger, clock: settings.clock, generateCode: deps.generateCode });
+  const emulator = new SinchEmulator({
+    ...credentials,
+    logger: deps.logger,
+    clock: settings.clock,
+    generateCode: deps.generateCode,
+    // The emulator calls back like Sinch does, so the whole callback loop runs locally too.
+    callbackUrl: deps.callbackUrl,
+  });
   const baseUrl = await emulator.start();
   deps.logger.info({ baseUrl }, 'no Sinch credentials set: using the built-in Sinch emulator (codes appear in this log)');
-  return { gateway: new SinchGateway({ ...settings, baseUrl, ...credentials }), emulator };
+  return { gateway: new SinchGateway({ ...settings, baseUrl, ...credentials }), credentials, emulator };
 }
 
 /** The rate-limit counters' home: the ORM's own PostgreSQL pool, a Redis, or this process. */

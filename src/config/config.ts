@@ -19,6 +19,8 @@ export interface Config {
   sinchBaseUrl: string;
   sinchAuth: 'signed' | 'basic';
   sinchTimeoutMs: number;
+  /** Where Sinch posts its callbacks (set the same URL path in the Sinch dashboard). */
+  sinchCallbackPath: string;
   jwt: { privateKey?: string; issuer: string; audience: string };
   bcryptCost: number;
   phones: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] };
@@ -51,6 +53,7 @@ export const RATE_LIMIT_POLICIES = {
   loginPerEmail: { variable: 'RATE_LIMIT_LOGIN_PER_EMAIL', fallback: '10/900' },
   requestOtpPerIp: { variable: 'RATE_LIMIT_REQUEST_OTP_PER_IP', fallback: '20/3600' },
   verifyOtpPerIp: { variable: 'RATE_LIMIT_VERIFY_OTP_PER_IP', fallback: '60/3600' },
+  otpStatusPerIp: { variable: 'RATE_LIMIT_OTP_STATUS_PER_IP', fallback: '120/60' },
   mePerIp: { variable: 'RATE_LIMIT_ME_PER_IP', fallback: '600/60' },
 } as const;
 
@@ -119,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
     sinchBaseUrl: read.url('SINCH_BASE_URL', ['https:', 'http:']) ?? 'https://verification.api.sinch.com',
     sinchAuth: read.oneOf('SINCH_AUTH', ['signed', 'basic'] as const, 'signed'),
     sinchTimeoutMs: read.int('SINCH_TIMEOUT_MS', 5000, 100, 60_000),
+    sinchCallbackPath: read.path('SINCH_CALLBACK_PATH', '/sinch/callbacks'),
     jwt: {
       privateKey: read.string('JWT_PRIVATE_KEY'),
       issuer: read.string('JWT_ISSUER') ?? 'sinch-2fa',
@@ -230,6 +234,15 @@ class EnvReader {
     if (!parsed || !protocols.includes(parsed.protocol)) {
       this.problem(name, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
       return undefined;
+    }
+    return raw;
+  }
+
+  path(name: string, fallback: string): string {
+    const raw = this.string(name) ?? fallback;
+    if (!/^\/[A-Za-z0-9._~\-/]*$/.test(raw) || ['/graphql', '/healthz', '/readyz'].includes(raw)) {
+      this.problem(name, `must be a URL path such as ${fallback}, not one of the service's own (got "${raw}")`);
+      return fallback;
     }
     return raw;
   }

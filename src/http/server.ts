@@ -14,22 +14,27 @@ export interface HttpDependencies {
   jwks: () => object;
   /** Compiled TRUST_PROXY list: X-Forwarded-For is read only when the peer is one of these. */
   trustProxy: (address: string, hop: number) => boolean;
-  /** Runs one GraphQL request inside its own unit of work (a forked EntityManager). */
+  /** Sinch's callbacks: verified and answered by the Sinch module, on the raw body. */
+  callbacks: { path: string; handle: (request: RawRequest) => Promise<{ status: number; body?: object }> };
+  /** Runs one request inside its own unit of work (a forked EntityManager). */
   withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+export interface RawRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * node:http with four routes; Apollo 5 has no plain-http integration of its own, so GraphQL
- * requests are handed to `executeHTTPGraphQLRequest`.
+ * A server that listens before the service is assembled (the emulator must know where to send
+ * its callbacks), answering 503 until `serveHttp` gives it its routes.
  */
-export function createHttpServer(deps: HttpDependencies): Server {
-  const server = createServer((req, res) => {
-    const header = req.headers['x-request-id'];
-    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    logContext.run({ requestId }, () => serve(deps, req, res, requestId));
-  });
+export function createHttpServer(): Server {
+  const server = createServer((_req, res) => sendJson(res, 503, { status: 'starting' }));
   // Requests Node's parser refuses (oversized headers, malformed HTTP) still get a JSON answer.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
@@ -42,6 +47,16 @@ export function createHttpServer(deps: HttpDependencies): Server {
     );
   });
   return server;
+}
+
+/** Node's http with the service's routes; Apollo 5 has no plain-http integration of its own. */
+export function serveHttp(server: Server, deps: HttpDependencies): void {
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    logContext.run({ requestId }, () => serve(deps, req, res, requestId));
+  });
 }
 
 function serve(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, requestId: string): void {
@@ -79,6 +94,8 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
       return sendJson(res, 200, deps.jwks());
     case '/graphql':
       return serveGraphQL(deps, req, res, url, requestId);
+    case deps.callbacks.path:
+      return serveCallback(deps, req, res, url);
     default:
       return sendJson(res, 404, { error: 'not found' });
   }
@@ -117,6 +134,18 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
   if (response.body.kind === 'complete') return void res.end(response.body.string);
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+async function serveCallback(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: URL) {
+  const body = await readBody(req, deps.maxBodyBytes);
+  if (body === 'too large') return sendJson(res, 413, { error: 'request body too large' });
+  const request = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, rawBody: body };
+  const answer = await deps.withRequestScope(() => deps.callbacks.handle(request));
+  if (answer.body === undefined) {
+    res.statusCode = answer.status;
+    return void res.end();
+  }
+  sendJson(res, answer.status, answer.body);
 }
 
 /** Stops reading at the limit instead of buffering whatever a client sends. */

@@ -48,7 +48,19 @@ export class OtpChallenge {
   @Property({ type: 'integer' })
   codeAttempts = 0;
 
+  /** The latest send reserved (in flight or done): the reference the provider was given, and by what channel. */
+  @Property({ type: 'text', nullable: true, unique: 'otp_challenge_send_reference_unique' })
+  sendReference?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  sendChannel?: Channel | null;
+
+  /** Set when the provider reports the latest code undelivered; cleared by the next send. */
+  @Property({ type: 'datetime', nullable: true })
+  deliveryFailedAt?: Date | null;
+
   /** The provider's id of the verification the latest code belongs to. */
+  @Index({ name: 'otp_challenge_verification_id_index' })
   @Property({ type: 'text', nullable: true })
   verificationId?: string | null;
 

@@ -14,15 +14,30 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return { id, status: ChallengeStatus.Pending, consumedAt: null, expiresAt: { $gt: now } };
   }
 
-  reserveSend(id: string, now: Date, limits: { maxSends: number; cooldownSeconds: number }) {
+  /** The cooldown is waived once the provider has reported the latest code undelivered. */
+  reserveSend(id: string, now: Date, send: { reference: string; channel: Channel; maxSends: number; cooldownSeconds: number }) {
     return this.updateWhere(
       {
         ...this.live(id, now),
-        sendCount: { $lt: limits.maxSends },
-        $or: [{ lastSentAt: null }, { lastSentAt: { $lte: addSeconds(now, -limits.cooldownSeconds) } }],
+        sendCount: { $lt: send.maxSends },
+        $or: [{ lastSentAt: null }, { lastSentAt: { $lte: addSeconds(now, -send.cooldownSeconds) } }, { deliveryFailedAt: { $ne: null } }],
       },
-      { sendCount: raw('send_count + 1'), lastSentAt: now },
+      { sendCount: raw('send_count + 1'), lastSentAt: now, sendReference: send.reference, sendChannel: send.channel, deliveryFailedAt: null },
     );
+  }
+
+  /** The live challenge whose latest send carries this reference, with its user. */
+  findBySendReference(reference: string, now: Date) {
+    return this.findOne(
+      { sendReference: reference, status: ChallengeStatus.Pending, consumedAt: null, expiresAt: { $gt: now } },
+      { populate: ['user'] },
+    );
+  }
+
+  /** Only the latest send's failure counts: an older verification's news changes nothing. */
+  markDeliveryFailed(match: { reference?: string; verificationId: string }, now: Date) {
+    const latest = match.reference ? { sendReference: match.reference } : { verificationId: match.verificationId };
+    return this.updateWhere({ ...latest, status: ChallengeStatus.Pending, deliveryFailedAt: null }, { deliveryFailedAt: now });
   }
 
   /** A send that failed leaves no trace: no count and no cooldown. */

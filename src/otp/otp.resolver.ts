@@ -1,7 +1,7 @@
-import { Arg, Directive, Mutation, Resolver } from 'type-graphql';
+import { Arg, Directive, Mutation, Query, Resolver } from 'type-graphql';
 import { AuthPayload } from '../auth/auth.types';
 import { UserType } from '../users/user.type';
-import { OtpDispatch, RequestOtpInput, VerifyOtpInput } from './otp.types';
+import { OtpDispatch, OtpStatus, RequestOtpInput, VerifyOtpInput } from './otp.types';
 import type { OtpService } from './otp.service';
 
 @Resolver()
@@ -12,6 +12,12 @@ export class OtpResolver {
   @Mutation(() => OtpDispatch)
   requestOtp(@Arg('input', () => RequestOtpInput) input: RequestOtpInput): Promise<OtpDispatch> {
     return this.otp.request(input.pendingToken, input.channel) as Promise<OtpDispatch>;
+  }
+
+  @Directive('@otpStatusPerIp')
+  @Query(() => OtpStatus, { description: 'Needs the pending token; answers as requestOtp would about it.' })
+  otpStatus(@Arg('pendingToken') pendingToken: string): Promise<OtpStatus> {
+    return this.otp.status(pendingToken);
   }
 
   @Directive('@verifyOtpPerIp')

@@ -22,11 +22,19 @@ export interface PendingAuthResult {
   channels: Channel[];
 }
 
-export interface DispatchResult {
+export interface DispatchResult extends ResendState {
   channel: Channel;
   expiresAt: Date;
+}
+
+/** When the client may ask again, and by voice: what a "call me instead" button needs. */
+export interface ResendState {
   resendAvailableAt: Date;
+  /** Null when the number cannot take calls or no sends are left on the token. */
+  voiceAvailableAt: Date | null;
   attemptsRemaining: number;
+  /** The latest code was reported undelivered: a new send (by voice, say) is allowed at once. */
+  deliveryFailed: boolean;
 }
 
 export interface SessionResult {
@@ -35,7 +43,7 @@ export interface SessionResult {
   user: User;
 }
 
-const CHANNEL_METHOD: Record<Channel, { method: ProviderMethod; amr: SecondFactor }> = {
+export const CHANNEL_METHOD: Record<Channel, { method: ProviderMethod; amr: SecondFactor }> = {
   SMS: { method: 'sms', amr: 'sms' },
   VOICE: { method: 'callout', amr: 'tel' },
 };
@@ -77,7 +85,13 @@ export class OtpService {
     const now = clock.now();
     // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
     const previousLastSentAt = challenge.lastSentAt;
+    // Sinch requires a reference unique per start. Random, not the send count: a send that timed
+    // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
+    // to a login; the callbacks match the whole reference.
+    const reference = `${challenge.id}.${randomBytes(6).toString('hex')}`;
     const reserved = await challenges.reserveSend(challenge.id, now, {
+      reference,
+      channel,
       maxSends: limits.maxSendsPerToken,
       cooldownSeconds: limits.resendCooldownSeconds,
     });
@@ -94,10 +108,7 @@ export class OtpService {
       ({ id: verificationId } = await provider.start({
         phoneNumber,
         method: CHANNEL_METHOD[channel].method,
-        // Sinch requires a reference unique per start. Random, not the send count: a send that
-        // timed out at our end may still exist at Sinch, and its count is reused by the retry.
-        // The challenge id prefix lets support trace a send to a login.
-        reference: `${challenge.id}.${randomBytes(6).toString('hex')}`,
+        reference,
         codeTtlSeconds: limits.codeTtlSeconds,
       }));
     } catch (error) {
@@ -107,12 +118,27 @@ export class OtpService {
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
     const sent = (await challenges.recordSent(challenge.id, { verificationId, channel, codeExpiresAt }))!;
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
+    return { channel, expiresAt: minDate(codeExpiresAt, sent.expiresAt), ...this.resendState(sent, now) };
+  }
+
+  /** For clients that poll after a send: has the code been reported undelivered, when to resend. */
+  async status(pendingToken: string): Promise<ResendState> {
+    const challenge = await this.liveChallenge(pendingToken);
+    return this.resendState(challenge, this.deps.clock.now());
+  }
+
+  private resendState(challenge: OtpChallenge, now: Date): ResendState {
+    const { limits } = this.deps;
+    const deliveryFailed = Boolean(challenge.deliveryFailedAt);
+    const sendsLeft = challenge.sendCount < limits.maxSendsPerToken;
+    const cooldownEnd = challenge.lastSentAt ? addSeconds(challenge.lastSentAt, limits.resendCooldownSeconds) : now;
+    // With no sends left, nothing is available before the pending token expires.
+    const resendAvailableAt = !sendsLeft ? challenge.expiresAt : deliveryFailed ? now : maxDate(cooldownEnd, now);
     return {
-      channel,
-      expiresAt: minDate(codeExpiresAt, sent.expiresAt),
-      // With no sends left, no resend is available before the pending token expires.
-      resendAvailableAt: sent.sendCount >= limits.maxSendsPerToken ? sent.expiresAt : addSeconds(now, limits.resendCooldownSeconds),
-      attemptsRemaining: limits.maxWrongCodesPerToken - sent.codeAttempts,
+      resendAvailableAt,
+      voiceAvailableAt: sendsLeft && challenge.channels.includes('VOICE') ? resendAvailableAt : null,
+      attemptsRemaining: limits.maxWrongCodesPerToken - challenge.codeAttempts,
+      deliveryFailed,
     };
   }
 
@@ -214,4 +240,8 @@ export class OtpService {
 
 function minDate(a: Date, b: Date): Date {
   return a <= b ? a : b;
+}
+
+function maxDate(a: Date, b: Date): Date {
+  return a >= b ? a : b;
 }

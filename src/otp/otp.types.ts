@@ -37,4 +37,28 @@ export class OtpDispatch {
 
   @Field(() => Int, { description: 'Wrong codes still allowed on this pendingToken.' })
   attemptsRemaining!: number;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'requestOtp(channel: VOICE) works from then on; null when the number takes no calls or no sends are left.',
+  })
+  voiceAvailableAt!: Date | null;
+}
+
+@ObjectType({ description: 'Where a pending login stands, for clients that poll after requestOtp.' })
+export class OtpStatus {
+  @Field({ description: 'The latest code was reported undelivered: ask for another (by voice, say) now, no cooldown.' })
+  deliveryFailed!: boolean;
+
+  @Field({ description: 'requestOtp before this time answers RATE_LIMITED.' })
+  resendAvailableAt!: Date;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'requestOtp(channel: VOICE) works from then on; null when the number takes no calls or no sends are left.',
+  })
+  voiceAvailableAt!: Date | null;
+
+  @Field(() => Int, { description: 'Wrong codes still allowed on this pendingToken.' })
+  attemptsRemaining!: number;
 }

@@ -20,6 +20,7 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   loginPerEmail: (args) => limitKey(emailIdentity(args.input?.email)),
   requestOtpPerIp: (_args, context) => context.ip,
   verifyOtpPerIp: (_args, context) => context.ip,
+  otpStatusPerIp: (_args, context) => context.ip,
   mePerIp: (_args, context) => context.ip,
 };
 

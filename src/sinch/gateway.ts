@@ -1,9 +1,11 @@
 import { AppError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
 import { maskPhone } from '../phones/mask';
-import { maskNumbersIn, parseRetryAfter, SinchCallError, type SinchCallDetail } from './errors';
-import { SinchHttp, SinchTransportError, type SinchReply } from './http';
-import { decide, type Decision, type ReportOutcome, type SinchAnswer, type SinchOperation } from './outcomes';
+import { type BreakerOptions, DEFAULT_BREAKER, SinchBreaker } from './breaker';
+import { parseRetryAfter, SinchCallError, type SinchCallDetail } from './errors';
+import { detailOf, type Exchange, type HttpMethod, performExchange } from './exchange';
+import { SinchHttp } from './http';
+import { type Decision, decide, decideUnansweredReport, isOutage, type ReportOutcome, type SinchOperation } from './outcomes';
 
 export type { ReportOutcome } from './outcomes';
 
@@ -18,6 +20,8 @@ export interface SinchGatewayOptions {
   timeoutMs: number;
   logger: Logger;
   clock?: () => Date;
+  /** Default: open after 5 consecutive outages, one trial call after 30 s. */
+  breaker?: Partial<BreakerOptions>;
 }
 
 export interface StartInput {
@@ -45,11 +49,18 @@ export class SinchGateway {
   private readonly http: SinchHttp;
   private readonly logger: Logger;
   private readonly clock: () => Date;
+  private readonly breaker: SinchBreaker;
 
   constructor(options: SinchGatewayOptions) {
     this.clock = options.clock ?? (() => new Date());
     this.logger = options.logger.child({ component: 'sinch-gateway' });
     this.http = new SinchHttp({ ...options, clock: this.clock });
+    this.breaker = new SinchBreaker({ ...DEFAULT_BREAKER, ...options.breaker }, this.logger);
+  }
+
+  /** For health reporting and tests. */
+  get circuit(): 'closed' | 'open' | 'half-open' {
+    return this.breaker.state;
   }
 
   async start(input: StartInput): Promise<{ id: string }> {
@@ -63,7 +74,7 @@ export class SinchGateway {
         : { calloutOptions: { speech: { locale: 'en-US' } } }),
     };
     const context = { phone: maskPhone(input.phoneNumber), method: input.method };
-    const exchange = await this.exchange('start', 'POST', VERIFICATIONS, body);
+    const exchange = await this.call('start', 'POST', VERIFICATIONS, body);
     const id = exchange.json?.id;
     if (exchange.answer.kind === 'verification' && (typeof id !== 'string' || id === '')) {
       exchange.answer = { kind: 'malformed' };
@@ -73,96 +84,65 @@ export class SinchGateway {
     return { id: id as string };
   }
 
+  /**
+   * Never retried (a second report could burn an attempt). When the answer is lost, the status
+   * says whether Sinch judged the code; see `decideUnansweredReport`.
+   */
   async report(input: ReportInput): Promise<ReportOutcome> {
     const body = { method: input.method, [input.method]: { code: input.code } };
-    const exchange = await this.exchange('report', 'PUT', `${VERIFICATIONS}/id/${encodeURIComponent(input.id)}`, body);
-    const decision = this.settle(exchange, { verificationId: input.id, method: input.method });
+    const path = `${VERIFICATIONS}/id/${encodeURIComponent(input.id)}`;
+    const context = { verificationId: input.id, method: input.method };
+    const exchange = await this.call('report', 'PUT', path, body);
+    const { kind } = exchange.answer;
+    const decision = kind === 'timeout' || kind === 'network' ? await this.reportFromStatus(kind, path, context) : this.settle(exchange, context);
     if (decision.kind !== 'outcome') throw new Error('unreachable: a report either decides an outcome or fails');
     return decision.outcome;
   }
 
   async status(id: string): Promise<{ status: string; reason?: string }> {
-    const exchange = await this.exchange('status', 'GET', `${VERIFICATIONS}/id/${encodeURIComponent(id)}`);
+    const exchange = await this.call('status', 'GET', `${VERIFICATIONS}/id/${encodeURIComponent(id)}`);
     this.settle(exchange, { verificationId: id });
     const { answer } = exchange;
     if (answer.kind !== 'verification') throw new Error('unreachable: only a verification answer settles as ok');
     return answer.reason === undefined ? { status: answer.status } : { status: answer.status, reason: answer.reason };
   }
 
-  /** Sends, then reduces the reply to a `SinchAnswer`; never throws for what Sinch answered. */
-  private async exchange(operation: SinchOperation, method: 'GET' | 'POST' | 'PUT', path: string, body?: object): Promise<Exchange> {
-    const startedAt = Date.now();
-    let reply: SinchReply;
-    try {
-      reply = await this.http.send(method, path, body);
-    } catch (error) {
-      if (!(error instanceof SinchTransportError)) throw error;
-      return { operation, answer: { kind: error.kind }, transportError: error };
-    }
-    this.logger.debug({ operation, httpStatus: reply.httpStatus, durationMs: Date.now() - startedAt }, 'Sinch answered');
-    const json = parseObject(reply.text);
-    const base = { operation, json, headers: reply.headers };
-    if (reply.httpStatus < 200 || reply.httpStatus > 299) {
-      const errorCode = Number(json?.errorCode);
-      const known = json?.errorCode !== undefined && Number.isInteger(errorCode);
-      return { ...base, answer: { kind: 'http', httpStatus: reply.httpStatus, errorCode: known ? errorCode : undefined } };
-    }
-    // A start answer carries no status while the verification is simply pending.
-    const status = json?.status ?? (operation === 'start' && json ? 'PENDING' : undefined);
-    if (typeof status !== 'string') return { ...base, answer: { kind: 'malformed' } };
-    const reason = typeof json?.reason === 'string' ? json.reason : undefined;
-    return { ...base, answer: { kind: 'verification', status, reason } };
+  private async reportFromStatus(lost: 'timeout' | 'network', path: string, context: Record<string, unknown>): Promise<Decision> {
+    const status = await this.call('status', 'GET', path);
+    const statusDetail = detailOf(status);
+    const problem = `${lost === 'timeout' ? 'timed out' : 'connection failed'}; status check ${statusDetail.problem ?? 'answered'}`;
+    const detail: SinchCallDetail = { ...statusDetail, operation: 'report', problem };
+    return this.apply(decideUnansweredReport(lost, status.answer), detail, status, context);
   }
 
-  /** Applies the mapping table: returns an ok/outcome decision, or logs and throws the AppError. */
+  /** Through the breaker: while it is open nothing is sent and the answer is `circuit_open`. */
+  private call(operation: SinchOperation, method: HttpMethod, path: string, body?: object): Promise<Exchange> {
+    return this.breaker.run(
+      async () => {
+        const startedAt = Date.now();
+        const result = await performExchange(this.http, operation, method, path, body);
+        this.logger.debug({ operation, answer: result.answer.kind, durationMs: Date.now() - startedAt }, 'Sinch exchange done');
+        return result;
+      },
+      (result) => isOutage(result.answer),
+      (retryAfterSeconds) => ({ operation, answer: { kind: 'circuit_open' }, retryAfterSeconds }),
+    );
+  }
+
   private settle(exchange: Exchange, context: Record<string, unknown>): Decision {
-    const decision = decide(exchange.operation, exchange.answer);
-    const detail = detailOf(exchange);
+    return this.apply(decide(exchange.operation, exchange.answer), detailOf(exchange), exchange, context);
+  }
+
+  /** Logs the decision's line, then returns an ok/outcome decision or throws its AppError. */
+  private apply(decision: Decision, detail: SinchCallDetail, exchange: Exchange, context: Record<string, unknown>): Decision {
     if (decision.log) this.logger[decision.log.level]({ ...context, sinch: detail }, decision.log.message);
     if (decision.kind !== 'fail') return decision;
-    const retryAfterSeconds = parseRetryAfter(exchange.headers?.get('retry-after'), this.clock()) ?? decision.defaultRetryAfterSeconds;
+    const retryAfterSeconds =
+      parseRetryAfter(exchange.headers?.get('retry-after'), this.clock()) ?? exchange.retryAfterSeconds ?? decision.defaultRetryAfterSeconds;
     throw new AppError(decision.code, {
       extensions: retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
       cause: new SinchCallError(detail, { cause: exchange.transportError }),
     });
-  }
-}
-
-interface Exchange {
-  operation: SinchOperation;
-  answer: SinchAnswer;
-  json?: Record<string, unknown>;
-  headers?: Headers;
-  transportError?: SinchTransportError;
-}
-
-function detailOf({ operation, answer, json }: Exchange): SinchCallDetail {
-  switch (answer.kind) {
-    case 'timeout':
-      return { operation, problem: 'timed out' };
-    case 'network':
-      return { operation, problem: 'connection failed' };
-    case 'malformed':
-      return { operation, problem: 'unexpected response body' };
-    case 'verification':
-      return { operation, status: answer.status, reason: answer.reason };
-    case 'http':
-      return {
-        operation,
-        httpStatus: answer.httpStatus,
-        errorCode: answer.errorCode,
-        sinchMessage: typeof json?.message === 'string' ? maskNumbersIn(json.message) : undefined,
-        sinchReference: typeof json?.reference === 'string' ? json.reference : undefined,
-      };
-  }
-}
-
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -20,7 +20,9 @@ export type SinchAnswer =
   /** A non-2xx; `errorCode` is absent when the body was not a Sinch error body. */
   | { kind: 'http'; httpStatus: number; errorCode?: number }
   /** A 2xx carrying a verification status (a start answer may carry none: then PENDING). */
-  | { kind: 'verification'; status: string; reason?: string };
+  | { kind: 'verification'; status: string; reason?: string }
+  /** Not sent: the circuit breaker is open after repeated outages. */
+  | { kind: 'circuit_open' };
 
 export interface LogNote {
   level: 'error' | 'warn';
@@ -53,7 +55,60 @@ export function decide(operation: SinchOperation, answer: SinchAnswer): Decision
       return decideHttpError(operation, answer.httpStatus, answer.errorCode);
     case 'verification':
       return decideStatus(operation, answer.status, answer.reason);
+    // The breaker logged once when it opened; a line per refused call would only be noise.
+    case 'circuit_open':
+      return fail('PROVIDER_UNAVAILABLE');
   }
+}
+
+/**
+ * What the circuit breaker counts against Sinch: no usable answer at all. A 4xx, a wrong code or
+ * a DENIED is Sinch answering, so it never opens the circuit (a user typing wrong codes, or one
+ * blocked number, must not cut everyone off).
+ */
+export function isOutage(answer: SinchAnswer): boolean {
+  switch (answer.kind) {
+    case 'timeout':
+    case 'network':
+    case 'malformed':
+      return true;
+    case 'http':
+      return answer.httpStatus >= 500;
+    default:
+      return false;
+  }
+}
+
+/**
+ * A report whose answer never came (timed out, or the connection failed after sending): Sinch may
+ * or may not have judged the code, so its status decides. Always logs one line saying both.
+ */
+export function decideUnansweredReport(report: 'timeout' | 'network', status: SinchAnswer): Decision {
+  const judged = judgedByStatus(status);
+  const lost = report === 'timeout' ? 'Sinch did not answer a report in time' : 'The connection to Sinch failed during a report';
+  const said = status.kind === 'verification' ? `status ${status.status}${status.reason ? ` (${status.reason})` : ''}` : UNUSABLE_STATUS[status.kind];
+  const message = `${lost}; asked for its status: ${said}${judged.log ? ` — ${judged.log.message}` : ''}`;
+  return { ...judged, log: { level: judged.log?.level ?? 'warn', message } };
+}
+
+const UNUSABLE_STATUS: Record<Exclude<SinchAnswer['kind'], 'verification'>, string> = {
+  timeout: 'no answer in time either',
+  network: 'could not reach Sinch either',
+  malformed: 'an unexpected body',
+  http: 'an HTTP error',
+  circuit_open: 'not asked, the circuit breaker is open',
+};
+
+function judgedByStatus(status: SinchAnswer): Decision {
+  if (status.kind === 'verification') {
+    // Unlike a report answer, PENDING here means the code was never judged (the report did not
+    // arrive, or is still queued): the user's attempt must not count.
+    if (status.status === 'PENDING') return fail('PROVIDER_UNAVAILABLE');
+    return decideStatus('report', status.status, status.reason);
+  }
+  // As for a report: Sinch no longer knows the verification, so no code can complete it.
+  if (status.kind === 'http' && status.httpStatus === 404) return outcome('expired');
+  return fail('PROVIDER_UNAVAILABLE');
 }
 
 function decideHttpError(operation: SinchOperation, httpStatus: number, errorCode: number | undefined): Decision {

@@ -10,11 +10,14 @@ import { APP_KEY, APP_SECRET, captureLogger, manualClock } from './support';
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 let server: Server | undefined;
 let hits = 0;
+let methods: string[] = [];
 
 async function serve(handler: Handler): Promise<string> {
   hits = 0;
+  methods = [];
   server = createServer((req, res) => {
     hits += 1;
+    methods.push(req.method ?? '');
     req.resume();
     req.on('end', () => handler(req, res));
   });
@@ -160,12 +163,12 @@ describe('transport failures', () => {
     expect(String(error.cause)).toContain('timed out');
   });
 
-  it('a destroyed socket → PROVIDER_UNAVAILABLE', async () => {
+  it('a destroyed socket → PROVIDER_UNAVAILABLE; a lost report is not retried, its status is asked once', async () => {
     const g = gatewayAt(await serve((req) => req.socket.destroy()));
     const error = await failure(g.report({ id: 'v-1', method: 'sms', code: '123456' }));
     expect(error.code).toBe('PROVIDER_UNAVAILABLE');
-    expect(String(error.cause)).toContain('connection failed');
-    expect(hits).toBe(1);
+    expect(String(error.cause)).toContain('connection failed; status check connection failed');
+    expect(methods).toEqual(['PUT', 'GET']);
   });
 
   it('nothing listening → PROVIDER_UNAVAILABLE', async () => {

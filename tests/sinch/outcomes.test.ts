@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type SinchAnswer, type SinchOperation } from '../../src/sinch/outcomes';
+import { type Decision, decide, decideUnansweredReport, isOutage, type SinchAnswer, type SinchOperation } from '../../src/sinch/outcomes';
 
 const http = (httpStatus: number, errorCode?: number): SinchAnswer => ({ kind: 'http', httpStatus, errorCode });
 const verification = (status: string, reason?: string): SinchAnswer => ({ kind: 'verification', status, reason });
@@ -12,6 +12,8 @@ const rows: Row[] = [
   ['start', { kind: 'timeout' }, 'PROVIDER_UNAVAILABLE', 'warn'],
   ['report', { kind: 'network' }, 'PROVIDER_UNAVAILABLE', 'warn'],
   ['start', { kind: 'malformed' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  // Not sent: the breaker already logged when it opened
+  ['report', { kind: 'circuit_open' }, 'PROVIDER_UNAVAILABLE'],
   // HTTP errors
   ['start', http(500, 50000), 'PROVIDER_UNAVAILABLE', 'warn'],
   ['report', http(502), 'PROVIDER_UNAVAILABLE', 'warn'],
@@ -64,11 +66,12 @@ const rows: Row[] = [
   ['status', verification('DENIED', 'Fraud'), 'ok'],
 ];
 
+const result = (decision: Decision) => (decision.kind === 'fail' ? decision.code : decision.kind === 'outcome' ? decision.outcome.kind : 'ok');
+
 describe('decide (the Sinch → contract mapping table)', () => {
   it.each(rows)('%s + %j → %s', (operation, answer, expected, level) => {
     const decision = decide(operation, answer);
-    const got = decision.kind === 'fail' ? decision.code : decision.kind === 'outcome' ? decision.outcome.kind : 'ok';
-    expect(got).toBe(expected);
+    expect(result(decision)).toBe(expected);
     expect(decision.kind === 'ok' ? undefined : decision.log?.level).toBe(level);
   });
 
@@ -81,5 +84,54 @@ describe('decide (the Sinch → contract mapping table)', () => {
 
   it('gives a rate limit a default retry delay', () => {
     expect(decide('report', http(429, 42900))).toMatchObject({ code: 'RATE_LIMITED', defaultRetryAfterSeconds: 30 });
+  });
+});
+
+describe('decideUnansweredReport (a report timed out or dropped: the status decides)', () => {
+  it.each<[SinchAnswer, string, 'warn' | 'error']>([
+    [verification('SUCCESSFUL'), 'verified', 'warn'],
+    [verification('FAIL', 'Expired'), 'expired', 'warn'],
+    [verification('FAIL', 'Invalid code'), 'wrong_code', 'warn'],
+    [verification('ABORTED'), 'expired', 'warn'],
+    // Never judged: the attempt must not count.
+    [verification('PENDING'), 'PROVIDER_UNAVAILABLE', 'warn'],
+    [verification('ERROR', 'SMS delivery failure'), 'OTP_DELIVERY_FAILED', 'warn'],
+    [verification('DENIED', 'Not enough credit'), 'PROVIDER_UNAVAILABLE', 'error'],
+    [http(404, 40400), 'expired', 'warn'],
+    [http(503, 50300), 'PROVIDER_UNAVAILABLE', 'warn'],
+    [{ kind: 'timeout' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+    [{ kind: 'network' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+    [{ kind: 'malformed' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+    [{ kind: 'circuit_open' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  ])('status %j → %s, always with a log line', (status, expected, level) => {
+    const decision = decideUnansweredReport('timeout', status);
+    expect(result(decision)).toBe(expected);
+    expect(decision.log?.level).toBe(level);
+    expect(decision.log?.message).toMatch(/^Sinch did not answer a report in time; asked for its status: /);
+  });
+
+  it('says what the status was', () => {
+    expect(decideUnansweredReport('network', verification('FAIL', 'Expired')).log?.message).toBe(
+      'The connection to Sinch failed during a report; asked for its status: status FAIL (Expired)',
+    );
+  });
+});
+
+describe('isOutage (what the circuit breaker counts)', () => {
+  it.each<[SinchAnswer, boolean]>([
+    [{ kind: 'timeout' }, true],
+    [{ kind: 'network' }, true],
+    [{ kind: 'malformed' }, true],
+    [http(500, 50000), true],
+    [http(503, 50301), true],
+    [http(400, 40001), false],
+    [http(401, 40102), false],
+    [http(404, 40400), false],
+    [http(429, 42900), false],
+    [verification('FAIL', 'Invalid code'), false],
+    [verification('DENIED', 'Fraud'), false],
+    [{ kind: 'circuit_open' }, false],
+  ])('%j → %s', (answer, expected) => {
+    expect(isOutage(answer)).toBe(expected);
   });
 });

@@ -8,7 +8,7 @@ export const LOGIN = `mutation Login($input: LoginInput!) {
 }`;
 
 export const REQUEST_OTP = `mutation RequestOtp($input: RequestOtpInput!) {
-  requestOtp(input: $input) { channel expiresAt resendAvailableAt attemptsRemaining }
+  requestOtp(input: $input) { channel expiresAt resendAvailableAt attemptsRemaining voiceAvailableAt }
 }`;
 
 export const VERIFY_OTP = `mutation VerifyOtp($input: VerifyOtpInput!) {

@@ -53,6 +53,12 @@ describe('loadConfig', () => {
     expect(problem).not.toContain('s3cret');
   });
 
+  it('takes a callback path that is a path and not one of the service own', () => {
+    expect(loadConfig({ SINCH_CALLBACK_PATH: '/hooks/sinch' }).sinchCallbackPath).toBe('/hooks/sinch');
+    expect(problemsOf({ SINCH_CALLBACK_PATH: 'hooks' })).toEqual([expect.stringMatching(/^SINCH_CALLBACK_PATH /)]);
+    expect(problemsOf({ SINCH_CALLBACK_PATH: '/graphql' })).toEqual([expect.stringMatching(/^SINCH_CALLBACK_PATH /)]);
+  });
+
   it('requires a key and a secret together', () => {
     expect(problemsOf({ SINCH_APPLICATION_KEY: 'k' })).toEqual([expect.stringMatching(/^SINCH_APPLICATION_SECRET /)]);
   });

@@ -6,6 +6,9 @@ import { SinchEmulator } from './server';
  * Runs the emulator alone: `node -r @swc-node/register src/sinch/emulator/main.ts`.
  * Without SINCH_APPLICATION_KEY/SECRET it invents a pair and prints it once, so the service can
  * be pointed at it with the same three variables it uses for real Sinch.
+ * With SINCH_EMULATOR_CALLBACK_URL (the service's callback endpoint, e.g.
+ * http://localhost:4000/sinch/callbacks) it also sends Sinch's signed callbacks there, and a start
+ * waits for the service to allow it, as at Sinch with a callback URL set in the dashboard.
  */
 async function main(): Promise<void> {
   const env = (name: string) => (process.env[name] === '' ? undefined : process.env[name]);
@@ -18,8 +21,13 @@ async function main(): Promise<void> {
   const applicationKey = given ? env('SINCH_APPLICATION_KEY')! : randomUUID();
   const applicationSecret = given ? env('SINCH_APPLICATION_SECRET')! : randomBytes(16).toString('base64');
 
+  const callbackUrl = env('SINCH_EMULATOR_CALLBACK_URL');
+  if (callbackUrl !== undefined && !/^https?:\/\/[^/]/.test(callbackUrl)) {
+    throw new Error(`SINCH_EMULATOR_CALLBACK_URL must be an http(s) URL, got ${callbackUrl}`);
+  }
+
   const logger = createLogger({ level: env('LOG_LEVEL') ?? 'info' });
-  const emulator = new SinchEmulator({ applicationKey, applicationSecret, logger });
+  const emulator = new SinchEmulator({ applicationKey, applicationSecret, logger, callbackUrl });
   const baseUrl = await emulator.start(port, host);
 
   // Plain stdout, not the logger: the logger redacts secrets, and these are throwaway dev values.
@@ -30,6 +38,7 @@ async function main(): Promise<void> {
       `  SINCH_BASE_URL=${baseUrl}`,
       `  SINCH_APPLICATION_KEY=${applicationKey}`,
       given ? '  SINCH_APPLICATION_SECRET=(the one you set)' : `  SINCH_APPLICATION_SECRET=${applicationSecret}`,
+      callbackUrl ? `Signed callbacks go to ${callbackUrl}` : 'No callbacks (set SINCH_EMULATOR_CALLBACK_URL to send them).',
       '',
       '',
     ].join('\n'),

@@ -3,7 +3,7 @@ import type { EmulatedVerification } from './store';
 
 /** Sinch's answer bodies (facts doc sections 3 and 4), built from the emulator's state. */
 
-const PRICE = { sms: 0.0453, whatsapp: 0.0453, callout: 0.1852, flashcall: 0.0205 } as const;
+export const PRICE = { sms: 0.0453, whatsapp: 0.0453, callout: 0.1852, flashcall: 0.0205 } as const;
 
 /** Sinch writes UTC without a zone suffix, with 7 fractional digits: `2024-05-22T09:38:59.5590437`. */
 export function sinchTimestamp(date: Date): string {
@@ -21,7 +21,12 @@ export function startResponse(verification: EmulatedVerification, origin: string
     { rel: 'status', href, method: 'GET' },
     { rel: 'report', href, method: 'PUT' },
   ];
-  const base = { id: verification.id, method: verification.method };
+  // A start that ended before its answer (its callback refused it) says so, as Sinch does.
+  const base = {
+    id: verification.id,
+    method: verification.method,
+    ...(verification.status === 'PENDING' ? {} : { status: verification.status, reason: verification.reason }),
+  };
   switch (verification.method) {
     case 'sms':
       return {

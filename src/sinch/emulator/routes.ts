@@ -1,7 +1,7 @@
 import { invalidParameter, notFound } from './faults';
 import { checkEndpoint, methodFrom, parseJsonObject, parseReportRequest, parseStartRequest } from './requests';
 import { reportResponse, startResponse, statusResponse } from './responses';
-import type { VerificationStore } from './store';
+import type { EmulatedVerification, VerificationStore } from './store';
 
 /** The six Verification operations (facts doc section 1), matched on the raw path. */
 
@@ -12,11 +12,15 @@ export interface RouteContext {
   origin: string;
   now: Date;
   headers: Record<string, string | string[] | undefined>;
+  /** Awaited between creating a verification and answering: where the request callback runs. */
+  approve(verification: EmulatedVerification): Promise<void>;
 }
 
 export interface RouteAnswer {
   body: Record<string, unknown>;
   headers?: Record<string, string>;
+  /** The verification a start created, for what happens after the answer (SMS delivery). */
+  started?: EmulatedVerification;
 }
 
 interface Route {
@@ -24,7 +28,7 @@ interface Route {
   name: string;
   method: 'GET' | 'POST' | 'PUT';
   pattern: RegExp;
-  handle(context: RouteContext, params: string[]): RouteAnswer;
+  handle(context: RouteContext, params: string[]): RouteAnswer | Promise<RouteAnswer>;
 }
 
 const BASE = '/verification/v1/verifications';
@@ -34,8 +38,9 @@ const ROUTES: Route[] = [
     name: 'POST /verifications',
     method: 'POST',
     pattern: /^\/verification\/v1\/verifications\/?$/,
-    handle({ store, body, origin, now, headers }) {
+    async handle({ store, body, origin, now, headers, approve }) {
       const verification = store.start(parseStartRequest(parseJsonObject(body)));
+      await approve(verification);
       // SMS language comes from Accept-Language and is echoed as Content-Language.
       const language =
         String(headers['accept-language'] ?? '')
@@ -44,6 +49,7 @@ const ROUTES: Route[] = [
       return {
         body: startResponse(verification, origin, now),
         headers: verification.method === 'sms' ? { 'content-language': language } : undefined,
+        started: verification,
       };
     },
   },

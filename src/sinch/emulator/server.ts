@@ -2,47 +2,19 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../logging/logger';
-import { maskPhone } from '../../phones/mask';
 import { verifyRequestAuthorization, type AuthVerification } from '../signing';
-import { invalidParameter, notFound, SinchApiFault } from './faults';
-import { findRoute } from './routes';
+import { type CallbackDelivery, CallbackSender } from './callbacks';
+import { type Fault, FaultQueue, handlesFirst, invalidParameter, notFound, SinchApiFault, writeFault } from './faults';
+import { readBody, writeJson } from './io';
+import { VerificationLifecycle } from './lifecycle';
+import { findRoute, type RouteAnswer } from './routes';
 import { VerificationStore, type EmulatedVerification, type StoreEvent } from './store';
+import type { RecordedRequest, RequestInterceptor, SinchEmulatorOptions } from './types';
 
-export interface SinchEmulatorOptions {
-  applicationKey: string;
-  applicationSecret: string;
-  logger: Logger;
-  clock?: () => Date;
-  /** Default: 6 random digits from crypto.randomInt. */
-  generateCode?: () => string;
-  /** Default true: accept `Basic` as well as signed requests (Sinch's per-app minimum level). */
-  allowBasic?: boolean;
-  /**
-   * Refuse x-timestamps further than this from the emulator's clock (40101). Off by default:
-   * Sinch's limit is unconfirmed, and tests move the emulator's clock on its own.
-   */
-  maxTimestampSkewSeconds?: number;
-}
+export type { Fault, FaultKind, FaultTarget } from './faults';
+export type { CallbackDelivery } from './callbacks';
+export type { RecordedRequest, RequestInterceptor, SinchEmulatorOptions } from './types';
 
-export interface RecordedRequest {
-  method: string;
-  /** As received: literal `+` kept, no query string. */
-  path: string;
-  headers: IncomingHttpHeaders;
-  rawBody: Buffer;
-  receivedAt: Date;
-  auth: AuthVerification;
-  /** The status the emulator answered; absent while in flight or when an interceptor took over. */
-  responseStatus?: number;
-}
-
-/**
- * Runs before authentication and routing. Return true once it has answered (or destroyed the
- * socket) to take the request over. The point where fault injection plugs in.
- */
-export type RequestInterceptor = (request: RecordedRequest, response: ServerResponse) => boolean | Promise<boolean>;
-
-const MAX_BODY_BYTES = 64 * 1024;
 const MAX_RECORDED = 1000;
 
 /** A local Sinch Verification API over real HTTP, for development and conformance tests. */
@@ -53,6 +25,11 @@ export class SinchEmulator {
   private readonly logger: Logger;
   private readonly clock: () => Date;
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
+  private readonly faults = new FaultQueue();
+  private readonly lifecycle: VerificationLifecycle;
+  private readonly sender: CallbackSender | undefined;
+  /** Answers held back by a latency fault; released at once on stop. */
+  private readonly delayed = new Set<() => void>();
   private interceptor?: RequestInterceptor;
   private server?: Server;
 
@@ -61,6 +38,9 @@ export class SinchEmulator {
     this.logger = options.logger.child({ component: 'sinch-emulator' });
     const generateCode = options.generateCode ?? (() => String(randomInt(0, 1_000_000)).padStart(6, '0'));
     this.store = new VerificationStore(this.clock, generateCode, (event) => this.emit(event));
+    const { callbackUrl: url, callbackTimeoutMs: timeoutMs = 5000 } = options;
+    this.sender = url ? new CallbackSender({ ...options, url, timeoutMs, clock: this.clock, logger: this.logger }) : undefined;
+    this.lifecycle = new VerificationLifecycle(this.store, this.logger, this.sender);
   }
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
@@ -73,11 +53,13 @@ export class SinchEmulator {
     this.server = server;
     const { port: bound } = server.address() as AddressInfo;
     const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-    this.logger.info({ baseUrl }, 'Sinch emulator listening');
+    this.logger.info({ baseUrl, callbacks: this.options.callbackUrl !== undefined }, 'Sinch emulator listening');
     return baseUrl;
   }
 
   async stop(): Promise<void> {
+    this.sender?.close();
+    for (const release of this.delayed) release();
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -86,6 +68,11 @@ export class SinchEmulator {
       // Keep-alive connections (fetch pools them) would otherwise hold close() open.
       server.closeAllConnections();
     });
+  }
+
+  /** The application's key and secret, for tests that sign callbacks by hand as Sinch would. */
+  get credentials(): { applicationKey: string; applicationSecret: string } {
+    return { applicationKey: this.options.applicationKey, applicationSecret: this.options.applicationSecret };
   }
 
   /** The code (for a flash call: the caller id) of the newest verification for this number. */
@@ -102,60 +89,97 @@ export class SinchEmulator {
     return this.store.all().map((verification) => ({ ...verification }));
   }
 
-  /** Hook for fault injection; `undefined` removes it. */
+  /** The next `times` (default 1) requests matching `fault.on` meet this fault. */
+  injectFault(fault: Fault, options: { times?: number } = {}): void {
+    this.faults.add(fault, options.times ?? 1);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** SMS to this number are reported undelivered: `Failed`, then ERROR / `SMS delivery failure`. */
+  failDeliveryTo(phoneNumber: string): void {
+    this.lifecycle.failDeliveryTo(phoneNumber);
+  }
+
+  /** Every callback sent, oldest first, with the backend's answer once it came. */
+  get callbacks(): readonly CallbackDelivery[] {
+    return this.sender?.deliveries ?? [];
+  }
+
+  /** Resolves when every callback sent so far has been answered (or has failed). */
+  async settled(): Promise<void> {
+    await this.sender?.settled();
+  }
+
+  /** Hook for one-off fault tricks; `undefined` removes it. */
   intercept(interceptor: RequestInterceptor | undefined): void {
     this.interceptor = interceptor;
   }
 
-  /** Verification lifecycle events: the point where signed callbacks will plug in. */
+  /** Verification lifecycle events. */
   onEvent(listener: (event: StoreEvent) => void): void {
     this.listeners.push(listener);
   }
 
   private emit(event: StoreEvent): void {
-    if (event.type === 'started') this.logCode(event.verification);
+    if (event.type === 'changed') this.lifecycle.changed(event.verification);
     for (const listener of this.listeners) listener(event);
-  }
-
-  /** The only line in the product that shows a code: the emulator is how a developer receives it. */
-  private logCode(v: Readonly<EmulatedVerification>): void {
-    const phone = maskPhone(v.endpoint);
-    const what = {
-      sms: `SMS code ${v.secret} for ${phone}`,
-      whatsapp: `WhatsApp code ${v.secret} for ${phone}`,
-      callout: `voice call code ${v.secret} for ${phone}`,
-      flashcall: `flash call from ${v.secret} to ${phone}`,
-    }[v.method];
-    this.logger.info({ verificationId: v.id, method: v.method }, `Sinch emulator: ${what} (verification ${v.id})`);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
-    let recorded: RecordedRequest | undefined;
     let received: { body: Buffer; tooLarge: boolean };
     try {
       received = await readBody(req);
     } catch {
       return; // The client went away mid-request: nobody to answer.
     }
-    const { body, tooLarge } = received;
     try {
-      const auth = verifyRequestAuthorization({
-        method,
-        path,
-        headers: req.headers,
-        rawBody: body,
-        applicationKey: this.options.applicationKey,
-        applicationSecret: this.options.applicationSecret,
-        allowBasic: this.options.allowBasic ?? true,
-        maxTimestampSkewSeconds: this.options.maxTimestampSkewSeconds,
-        now: this.clock,
-      });
-      recorded = { method, path, headers: req.headers, rawBody: body, receivedAt: this.clock(), auth };
+      const { body, tooLarge } = received;
+      const auth = this.authenticate(method, path, req.headers, body);
+      const recorded: RecordedRequest = { method, path, headers: req.headers, rawBody: body, receivedAt: this.clock(), auth };
       this.record(recorded);
       if (this.interceptor && (await this.interceptor(recorded, res))) return;
+      const fault = this.faults.take(method);
+      recorded.fault = fault?.kind;
+      if (fault && !handlesFirst(fault)) {
+        recorded.responseStatus = writeFault(req, res, fault);
+        return;
+      }
+      const answer = await this.answer(method, path, req.headers, body, tooLarge, auth);
+      if (fault?.kind === 'latency') await this.delay(fault.ms);
+      if (fault?.kind === 'drop') req.socket.destroy();
+      else if (writeJson(res, answer.status, answer.body, answer.headers)) recorded.responseStatus = answer.status;
+      // The SMS goes out whether or not the client heard the answer.
+      if (answer.started) this.lifecycle.delivered(answer.started);
+    } catch (error) {
+      this.logger.error({ err: error }, 'Sinch emulator failed on a request');
+      writeJson(res, 500, { errorCode: 50000, message: 'Internal server error.', reference: randomUUID() });
+    }
+  }
 
+  private authenticate(method: string, path: string, headers: IncomingHttpHeaders, rawBody: Buffer): AuthVerification {
+    const { applicationKey, applicationSecret, maxTimestampSkewSeconds } = this.options;
+    const allowBasic = this.options.allowBasic ?? true;
+    return verifyRequestAuthorization({
+      method,
+      path,
+      headers,
+      rawBody,
+      applicationKey,
+      applicationSecret,
+      allowBasic,
+      maxTimestampSkewSeconds,
+      now: this.clock,
+    });
+  }
+
+  /** The real handling: Sinch's answer, an error answer included. */
+  private async answer(method: string, path: string, headers: IncomingHttpHeaders, body: Buffer, tooLarge: boolean, auth: AuthVerification) {
+    try {
       if (tooLarge) throw invalidParameter('Request body too large.');
       if (!auth.valid) {
         this.logger.warn({ method, errorCode: auth.errorCode }, `Sinch emulator refused a request: ${auth.message}`);
@@ -163,37 +187,32 @@ export class SinchEmulator {
       }
       const found = findRoute(method, path);
       if (!found) throw notFound();
-      const origin = `http://${req.headers.host ?? 'localhost'}`;
-      const answer = found.route.handle({ store: this.store, body, origin, now: this.clock(), headers: req.headers }, found.params);
+      const origin = `http://${headers.host ?? 'localhost'}`;
+      const approve = (v: EmulatedVerification) => this.lifecycle.approve(v);
+      const answer: RouteAnswer = await found.route.handle({ store: this.store, body, origin, now: this.clock(), headers, approve }, found.params);
       this.logger.debug({ route: found.route.name }, 'Sinch emulator answered 200');
-      this.send(res, 200, answer.body, answer.headers, recorded);
+      return { status: 200, ...answer };
     } catch (error) {
-      if (!(error instanceof SinchApiFault)) this.logger.error({ err: error }, 'Sinch emulator failed on a request');
-      const fault = error instanceof SinchApiFault ? error : new SinchApiFault(500, 50000, 'Internal server error.');
-      const errorBody = { errorCode: fault.errorCode, message: fault.message, reference: randomUUID() };
-      if (!res.headersSent && !res.destroyed) this.send(res, fault.httpStatus, errorBody, undefined, recorded);
+      if (!(error instanceof SinchApiFault)) throw error;
+      return { status: error.httpStatus, body: { errorCode: error.errorCode, message: error.message, reference: randomUUID() }, started: undefined };
     }
   }
 
-  private send(res: ServerResponse, status: number, body: object, headers: Record<string, string> | undefined, recorded?: RecordedRequest) {
-    if (recorded) recorded.responseStatus = status;
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify(body));
+  /** Real time on purpose: a latency fault is there to run into a client's real timeout. */
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        this.delayed.delete(release);
+        resolve();
+      };
+      const timer = setTimeout(release, ms);
+      this.delayed.add(release);
+    });
   }
 
   private record(request: RecordedRequest): void {
     this.requests.push(request);
     if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
   }
-}
-
-/** Reads the whole body; past the limit it keeps draining (so the reply can be sent) but drops bytes. */
-async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return { body: Buffer.concat(chunks), tooLarge: size > MAX_BODY_BYTES };
 }

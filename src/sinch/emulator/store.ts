@@ -105,6 +105,11 @@ export class VerificationStore {
     return verification;
   }
 
+  /** Sinch ends it on its own: refused by the callback, or the SMS could not be delivered. */
+  end(verification: EmulatedVerification, status: 'DENIED' | 'ERROR', reason: string): void {
+    if (this.isOpen(verification)) this.change(verification, status, reason);
+  }
+
   get(id: string): EmulatedVerification | undefined {
     const verification = this.byId.get(id);
     if (verification) this.expireIfDue(verification);

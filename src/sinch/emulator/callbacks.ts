@@ -1,0 +1,141 @@
+import type { Logger } from '../../logging/logger';
+import { signedAuthorization } from '../signing';
+import { PRICE } from './responses';
+import type { EmulatedVerification } from './store';
+
+/**
+ * Sinch's callbacks to the app's backend (facts doc section 7), signed as Sinch signs them: the
+ * scheme word in lower case, `application/json; charset=utf-8`, an x-timestamp with 7
+ * fractional digits, and the callback URL's path as the signed PATH.
+ */
+
+export type CallbackEventName = 'VerificationRequestEvent' | 'VerificationSmsDeliveredEvent' | 'VerificationResultEvent';
+
+export interface CallbackDelivery {
+  event: CallbackEventName;
+  verificationId: string;
+  /** Exactly the bytes sent (what the signature covers). */
+  rawBody: string;
+  headers: Record<string, string>;
+  /** The reply's HTTP status; absent when none came (refused, timed out). */
+  status?: number;
+  reply?: string;
+  /** Why no reply came. */
+  error?: string;
+}
+
+/** `invalid`: no reply, a non-2xx, or a body without `action` allow/deny. */
+export type Approval = 'allow' | 'deny' | 'invalid';
+
+export interface CallbackSenderOptions {
+  url: string;
+  applicationKey: string;
+  applicationSecret: string;
+  clock: () => Date;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+const CONTENT_TYPE = 'application/json; charset=utf-8';
+
+export class CallbackSender {
+  readonly deliveries: CallbackDelivery[] = [];
+  private readonly path: string;
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Later events go one after another, so a backend sees them in the order they happened. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: CallbackSenderOptions) {
+    this.path = new URL(options.url).pathname;
+  }
+
+  /** VerificationRequestEvent: the start is answered only once the backend has. */
+  async requestApproval(verification: Readonly<EmulatedVerification>): Promise<Approval> {
+    const delivery = await this.track(this.post('VerificationRequestEvent', verification, requestEvent(verification)));
+    if (delivery.status === undefined || delivery.status < 200 || delivery.status > 299) return 'invalid';
+    try {
+      const action = (JSON.parse(delivery.reply ?? '') as { action?: unknown } | null)?.action;
+      return action === 'allow' || action === 'deny' ? action : 'invalid';
+    } catch {
+      return 'invalid';
+    }
+  }
+
+  /** Sent in the background; `body` is taken now, so later changes to the verification do not leak in. */
+  notify(event: Exclude<CallbackEventName, 'VerificationRequestEvent'>, verification: Readonly<EmulatedVerification>, body: object): void {
+    const next = this.tail.then(() => this.post(event, verification, body));
+    this.tail = next;
+    void this.track(next);
+  }
+
+  /** Resolves once every callback sent so far, and any it led to, has its answer. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  close(): void {
+    this.stopping.abort();
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+
+  /** Never throws: a callback that fails is recorded as such. */
+  private async post(event: CallbackEventName, verification: Readonly<EmulatedVerification>, body: object): Promise<CallbackDelivery> {
+    const rawBody = JSON.stringify(body);
+    const timestamp = this.options.clock().toISOString().replace('Z', '0000Z');
+    const signed = signedAuthorization({ method: 'POST', path: this.path, contentType: CONTENT_TYPE, timestamp, body: rawBody, ...this.keys() });
+    const headers = { 'content-type': CONTENT_TYPE, 'x-timestamp': timestamp, authorization: signed.replace(/^Application /, 'application ') };
+    const delivery: CallbackDelivery = { event, verificationId: verification.id, rawBody, headers };
+    this.deliveries.push(delivery);
+    try {
+      const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.stopping.signal]);
+      const response = await fetch(this.options.url, { method: 'POST', headers, body: rawBody, signal });
+      delivery.status = response.status;
+      delivery.reply = await response.text();
+    } catch (error) {
+      delivery.error = error instanceof Error ? error.name : 'unknown';
+    }
+    const ok = delivery.status !== undefined && delivery.status >= 200 && delivery.status <= 299;
+    const line = { event, verificationId: verification.id, httpStatus: delivery.status, error: delivery.error };
+    if (ok) this.options.logger.debug(line, 'Sinch emulator: callback answered');
+    else this.options.logger.warn(line, `Sinch emulator: callback ${event} got no usable answer`);
+    return delivery;
+  }
+
+  private keys() {
+    return { applicationKey: this.options.applicationKey, applicationSecret: this.options.applicationSecret };
+  }
+}
+
+const identity = (v: Readonly<EmulatedVerification>) => ({ type: 'number', endpoint: v.endpoint });
+const optional = (v: Readonly<EmulatedVerification>) => ({
+  ...(v.reference === undefined ? {} : { reference: v.reference }),
+  ...(v.custom === undefined ? {} : { custom: v.custom }),
+});
+
+export function requestEvent(v: Readonly<EmulatedVerification>): object {
+  const price = { currencyId: 'EUR', amount: PRICE[v.method] };
+  return { id: v.id, event: 'VerificationRequestEvent', method: v.method, identity: identity(v), ...optional(v), price };
+}
+
+export function smsDeliveredEvent(v: Readonly<EmulatedVerification>, smsResult: 'Successful' | 'Failed'): object {
+  return { id: v.id, event: 'VerificationSmsDeliveredEvent', method: 'sms', identity: identity(v), ...optional(v), smsResult };
+}
+
+export function resultEvent(v: Readonly<EmulatedVerification>): object {
+  return {
+    id: v.id,
+    event: 'VerificationResultEvent',
+    method: v.method,
+    identity: identity(v),
+    status: v.status,
+    ...(v.reason === undefined ? {} : { reason: v.reason }),
+    ...optional(v),
+    ...(v.source === undefined ? {} : { source: v.source }),
+  };
+}
