@@ -149,7 +149,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 }
 
 async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock; generateCode?: () => string; callbackUrl: string }) {
-  const settings = { auth: config.sinchAuth, timeoutMs: config.sinchTimeoutMs, logger: deps.logger, clock: () => deps.clock.now() };
+  const settings = {
+    auth: config.sinchAuth,
+    timeoutMs: config.sinchTimeoutMs,
+    breaker: config.sinchBreaker,
+    logger: deps.logger,
+    clock: () => deps.clock.now(),
+  };
   if (config.sinch) {
     return {
       gateway: new SinchGateway({ ...settings, baseUrl: config.sinchBaseUrl, ...config.sinch }),

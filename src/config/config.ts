@@ -19,6 +19,8 @@ export interface Config {
   sinchBaseUrl: string;
   sinchAuth: 'signed' | 'basic';
   sinchTimeoutMs: number;
+  /** Consecutive outages that open the circuit to Sinch, and how long it stays open. */
+  sinchBreaker: { failureThreshold: number; resetTimeoutMs: number };
   /** Where Sinch posts its callbacks (set the same URL path in the Sinch dashboard). */
   sinchCallbackPath: string;
   jwt: { privateKey?: string; issuer: string; audience: string };
@@ -122,6 +124,10 @@ export function loadConfig(env: Env = process.env): Config {
     sinchBaseUrl: read.url('SINCH_BASE_URL', ['https:', 'http:']) ?? 'https://verification.api.sinch.com',
     sinchAuth: read.oneOf('SINCH_AUTH', ['signed', 'basic'] as const, 'signed'),
     sinchTimeoutMs: read.int('SINCH_TIMEOUT_MS', 5000, 100, 60_000),
+    sinchBreaker: {
+      failureThreshold: read.int('SINCH_BREAKER_FAILURES', 5, 1, 1000),
+      resetTimeoutMs: read.int('SINCH_BREAKER_OPEN_SECONDS', 30, 1, 3600) * 1000,
+    },
     sinchCallbackPath: read.path('SINCH_CALLBACK_PATH', '/sinch/callbacks'),
     jwt: {
       privateKey: read.string('JWT_PRIVATE_KEY'),

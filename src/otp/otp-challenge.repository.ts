@@ -40,9 +40,18 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.updateWhere({ ...latest, status: ChallengeStatus.Pending, deliveryFailedAt: null }, { deliveryFailedAt: now });
   }
 
-  /** A send that failed leaves no trace: no count and no cooldown. */
-  releaseSend(id: string, previousLastSentAt: Date | null | undefined) {
-    return this.updateWhere({ id, sendCount: { $gt: 0 } }, { sendCount: raw('send_count - 1'), lastSentAt: previousLastSentAt ?? null });
+  /** A send that failed leaves no trace: no count, no cooldown, the previous send's details back. */
+  releaseSend(id: string, previous: Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>) {
+    return this.updateWhere(
+      { id, sendCount: { $gt: 0 } },
+      {
+        sendCount: raw('send_count - 1'),
+        lastSentAt: previous.lastSentAt ?? null,
+        sendReference: previous.sendReference ?? null,
+        sendChannel: previous.sendChannel ?? null,
+        deliveryFailedAt: previous.deliveryFailedAt ?? null,
+      },
+    );
   }
 
   recordSent(id: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }) {

@@ -84,7 +84,8 @@ export class OtpService {
     }
     const now = clock.now();
     // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
-    const previousLastSentAt = challenge.lastSentAt;
+    const { lastSentAt, sendReference, sendChannel, deliveryFailedAt } = challenge;
+    const previous = { lastSentAt, sendReference, sendChannel, deliveryFailedAt };
     // Sinch requires a reference unique per start. Random, not the send count: a send that timed
     // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
     // to a login; the callbacks match the whole reference.
@@ -98,7 +99,7 @@ export class OtpService {
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
 
     const phoneNumber = challenge.user.phoneNumber;
-    const release = () => challenges.releaseSend(challenge.id, previousLastSentAt);
+    const release = () => challenges.releaseSend(challenge.id, previous);
     await sendGuard.take(phoneNumber).catch(async (error: unknown) => {
       await release();
       throw error;

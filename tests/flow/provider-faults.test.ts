@@ -44,7 +44,7 @@ describe('Sinch faults during the flow', () => {
     });
   }
 
-  // Regression: a failed send kept its cooldown (the release read the already-refreshed lastSentAt).
+  // Regression: a failed send kept its cooldown (the release read the already-refreshed challenge).
   it.each(Object.entries(FAULTS))('a send failing with %s answers its code and costs nothing', async (_name, { fault, code }) => {
     const { user } = await t.signUp();
     const pendingToken = await loginPending(t.gql, user);
