@@ -1,10 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors/app-error';
 import { maskPhone } from '../../src/phones/mask';
 import { createSinchCallbackHandler } from '../../src/sinch/callbacks';
 import { SinchEmulator } from '../../src/sinch/emulator/server';
 import { SinchGateway } from '../../src/sinch/gateway';
-import { APP_KEY, APP_SECRET, captureLogger, manualClock, RecordingEvents, serveCallbacks } from './support';
+import { APP_KEY, APP_SECRET, appErrorOf, captureLogger, manualClock, RecordingEvents, serveCallbacks } from './support';
 
 // The emulator's signed callbacks, over real HTTP, into the real handler with a recording fake
 // ProviderEvents behind it: the whole callback path except the OTP flow.
@@ -54,15 +53,6 @@ async function boot(callbackUrl: string | undefined, secretForReceiver = APP_SEC
 
 const start = (method: 'sms' | 'callout' = 'sms') =>
   gateway.start({ phoneNumber: PHONE, method, reference: `ref-${++references}`, codeTtlSeconds: 300 });
-
-async function appErrorOf(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
-}
 
 beforeEach(() => boot('receiver'));
 afterEach(async () => {

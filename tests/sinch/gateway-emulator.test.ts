@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors/app-error';
 import { maskPhone } from '../../src/phones/mask';
 import { SinchEmulator } from '../../src/sinch/emulator/server';
 import { formatExpiry, SinchGateway, type SinchGatewayOptions } from '../../src/sinch/gateway';
-import { APP_KEY, APP_SECRET, captureLogger, manualClock } from './support';
+import { APP_KEY, APP_SECRET, appErrorOf, captureLogger, manualClock } from './support';
 
 // The gateway against the emulator over real HTTP: no mocks on either side.
 
@@ -30,15 +29,6 @@ function gateway(overrides: Partial<SinchGatewayOptions> = {}): SinchGateway {
 
 const startSms = (g: SinchGateway, phoneNumber = PHONE) =>
   g.start({ phoneNumber, method: 'sms', reference: `ref-${++references}`, codeTtlSeconds: 300 });
-
-async function appErrorOf(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
-}
 
 beforeEach(async () => {
   clock = manualClock();

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors/app-error';
 import { SinchEmulator } from '../../src/sinch/emulator/server';
 import { SinchGateway, type SinchGatewayOptions } from '../../src/sinch/gateway';
-import { APP_KEY, APP_SECRET, captureLogger, manualClock } from './support';
+import { APP_KEY, APP_SECRET, appErrorOf, captureLogger, manualClock } from './support';
 
 // The gateway when Sinch is slow or down, against the emulator's injected faults. The only real
 // waits are the timeouts and the breaker's reset, which are what is under test.
@@ -22,15 +21,6 @@ function gateway(overrides: Partial<SinchGatewayOptions> = {}): SinchGateway {
 const start = (g: SinchGateway) => g.start({ phoneNumber: PHONE, method: 'sms', reference: `ref-${++references}`, codeTtlSeconds: 300 });
 const code = () => emulator.lastCodeFor(PHONE)!;
 const wrong = () => (code() === '000000' ? '111111' : '000000');
-
-async function appErrorOf(promise: Promise<unknown>): Promise<AppError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return error as AppError;
-}
 
 const warnings = () => logs.lines.filter((line) => line.level === 40).map((line) => String(line.msg));
 

@@ -1,3 +1,5 @@
+import { AppError } from '../../src/errors/app-error';
+import { expect } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../../src/logging/logger';
@@ -68,4 +70,14 @@ export async function serveCallbacks(handle: SinchCallbackHandler, path = '/sinc
         server.closeAllConnections();
       }),
   };
+}
+
+/** The AppError a call rejected with (fails the test when it resolved or threw something else). */
+export async function appErrorOf(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
 }
