@@ -1,3 +1,5 @@
+import { AppError } from '../errors/app-error';
+
 /**
  * The port the OTP flow needs from a code provider. SinchGateway is the implementation; its errors
  * arrive already as AppErrors with contract codes, so nothing here knows Sinch's wire format.
@@ -21,4 +23,18 @@ export interface ProviderEvents {
   mayStart(input: { reference: string; phoneNumber: string; method: ProviderMethod }): Promise<boolean>;
   /** The code never reached the phone (SMS not delivered, number unreachable, denied). */
   deliveryFailed(input: { reference?: string; verificationId: string }): Promise<void>;
+}
+
+/**
+ * A start whose fate is unknown (timed out, connection lost, and Sinch could not be asked): the
+ * code may have gone out, so the send is not given back to the per-number budgets.
+ */
+export class SendOutcomeUnknown extends AppError {
+  constructor(options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super('PROVIDER_UNAVAILABLE', {
+      extensions: options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds },
+      cause: options.cause,
+    });
+    this.name = 'SendOutcomeUnknown';
+  }
 }
