@@ -25,7 +25,7 @@ export function createApollo(schema: GraphQLSchema, options: { production: boole
     schema,
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: options.limits.maxTokens },
-    formatError,
+    formatError: (formatted, error) => formatError(formatted, error, { production: options.production }),
     introspection: !options.production,
     includeStacktraceInErrorResponses: false,
     // One orderly shutdown (main.ts) stops HTTP, Apollo, the ORM and PostgreSQL in turn.

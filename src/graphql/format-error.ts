@@ -21,7 +21,7 @@ const REQUEST_ERROR_CODES = new Set([
  * extensions; Apollo's request errors pass; everything else is masked as INTERNAL_SERVER_ERROR
  * (the logging plugin has recorded the cause). No stack trace ever leaves.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown, options: { production: boolean }): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const base = { locations: formatted.locations, path: formatted.path };
   if (isAppError(original)) {
@@ -29,7 +29,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code) && !isResolverFailure(error)) {
-    return { ...base, message: formatted.message, extensions: { code } };
+    // graphql-js suggests enum values and arguments ("Did you mean …?"): a map of the schema that
+    // production keeps to itself, like introspection.
+    const message = options.production ? formatted.message.replace(/\s*Did you mean [^?]*\?/g, '') : formatted.message;
+    return { ...base, message, extensions: { code } };
   }
   return { path: formatted.path, message: ERROR_MESSAGES.INTERNAL_SERVER_ERROR, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }

@@ -35,6 +35,9 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  */
 export function createHttpServer(): Server {
   const server = createServer((_req, res) => sendJson(res, 503, { status: 'starting' }));
+  // A client dribbling its request (slow loris) holds a socket for 15 s at most, not Node's 300 s.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
   // Requests Node's parser refuses (oversized headers, malformed HTTP) still get a JSON answer.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();

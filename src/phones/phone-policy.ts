@@ -55,6 +55,9 @@ export class PhonePolicy {
       throw parseFailure(error);
     }
     if (!parsed.isValid()) throw notAllowed('invalid number');
+    // Non-geographic calling codes (satellite +881/+870, international networks +882/+883...) have
+    // no country a deny list could name, and are classic toll-fraud destinations.
+    if (!parsed.country) throw notAllowed('non-geographic number');
     const channels = CHANNELS_BY_TYPE[parsed.getType() ?? ('UNKNOWN' as NonNullable<NumberType>)];
     if (!channels) throw notAllowed(`number type ${parsed.getType() ?? 'unknown'}`);
     this.checkCountry(parsed.country);
@@ -75,12 +78,10 @@ export class PhonePolicy {
     return upper;
   }
 
-  private checkCountry(country: CountryCode | undefined): void {
+  private checkCountry(country: CountryCode): void {
     const { allowedCountries, deniedCountries } = this.options;
-    // A number shared by several regions (e.g. +1 non-geographic) has no country: it passes only
-    // when no allow list is configured.
-    if (allowedCountries && (!country || !allowedCountries.includes(country))) throw notAllowed('country not allowed');
-    if (country && deniedCountries.includes(country)) throw notAllowed('country denied');
+    if (allowedCountries && !allowedCountries.includes(country)) throw notAllowed('country not allowed');
+    if (deniedCountries.includes(country)) throw notAllowed('country denied');
   }
 }
 

@@ -5,6 +5,7 @@ import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from '../graphql/context';
 import { normalizeEmail } from '../validation/email';
 import { limitKey } from './budget';
+import { ipBucket } from './ip-bucket';
 import type { LimiterStore } from './limiter-store';
 
 type Args = Record<string, any>;
@@ -14,19 +15,24 @@ type Args = Record<string, any>;
  * key needs no field name in it; limits come from the config as the directive's default arguments.
  */
 const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) => string> = {
-  registerPerIp: (_args, context) => context.ip,
-  loginPerIp: (_args, context) => context.ip,
+  registerPerIp: (_args, context) => ipBucket(context.ip),
+  loginPerIp: (_args, context) => ipBucket(context.ip),
   // Case and spacing variants of one address share a bucket, known account or not.
   loginPerEmail: (args) => limitKey(emailIdentity(args.input?.email)),
-  requestOtpPerIp: (_args, context) => context.ip,
-  verifyOtpPerIp: (_args, context) => context.ip,
-  otpStatusPerIp: (_args, context) => context.ip,
-  mePerIp: (_args, context) => context.ip,
+  requestOtpPerIp: (_args, context) => ipBucket(context.ip),
+  verifyOtpPerIp: (_args, context) => ipBucket(context.ip),
+  otpStatusPerIp: (_args, context) => ipBucket(context.ip),
+  mePerIp: (_args, context) => ipBucket(context.ip),
 };
 
+/**
+ * Folds harder than any database collation would (accents and dots dropped, then lower case):
+ * `vİctİm@…`, `victim@…` and `VICTIM@…` share one bucket however the lookup compares them.
+ * Over-grouping only makes the limit stricter.
+ */
 function emailIdentity(raw: unknown): string {
   const text = typeof raw === 'string' ? raw : '';
-  return (normalizeEmail(text) ?? text.trim()).toLowerCase();
+  return (normalizeEmail(text) ?? text.trim()).normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore) {

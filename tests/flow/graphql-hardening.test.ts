@@ -83,6 +83,9 @@ describe('GraphQL hardening in production', () => {
     expect(codeOf(introspection)).toBe('GRAPHQL_VALIDATION_FAILED');
     const typo = await t.gql('{ mee { id } }');
     expect(typo.errors![0].message).not.toMatch(/did you mean/i);
+    const enumTypo = await t.gql('mutation { requestOtp(input: {pendingToken: "x", channel: SM}) { channel } }');
+    expect(codeOf(enumTypo)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(enumTypo.errors![0].message).not.toMatch(/did you mean|SMS/i);
     const page = await fetch(t.app.url, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/sandbox/i);
   });

@@ -41,6 +41,9 @@ describe('PhonePolicy', () => {
     ['+44 7623 123456', 'pager'],
     ['+44 55 1234 5678', 'UAN'],
     ['+1 555 000 0000', 'invalid'],
+    ['+881 2 12345678', 'satellite (Iridium)'],
+    ['+870 773 123456', 'satellite (Inmarsat)'],
+    ['+8816 3 1234567', 'satellite'],
     ['+44 7400 12', 'too short'],
   ])('refuses %s (%s) with PHONE_NUMBER_NOT_ALLOWED', (input) => {
     expect(errorOf(() => policy.accept(input)).code).toBe('PHONE_NUMBER_NOT_ALLOWED');

@@ -1,0 +1,14 @@
+import ipaddr from 'ipaddr.js';
+
+/**
+ * The bucket an address counts in. An IPv6 client usually holds a whole /64 (one customer's
+ * network), so counting per full address would give it 2^64 fresh buckets; IPv4-mapped IPv6 is
+ * its IPv4 address.
+ */
+export function ipBucket(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const hextets = (parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${hextets.join(':')}::/64`;
+}
