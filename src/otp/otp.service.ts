@@ -11,7 +11,7 @@ import type { UserRepository } from '../users/user.repository';
 import { ChallengeStatus, type OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { normalizeCode } from './otp-code';
-import type { OtpProvider, ProviderMethod } from './otp-provider';
+import { type OtpProvider, type ProviderMethod, SendOutcomeUnknown } from './otp-provider';
 import type { SendGuard } from './send-guard';
 import type { Budget } from '../rate-limits/budget';
 
@@ -99,8 +99,9 @@ export class OtpService {
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
 
     const phoneNumber = challenge.user.phoneNumber;
+    const send = { e164: phoneNumber, verifiedOwner: challenge.user.phoneVerifiedAt ? challenge.user.id : undefined };
     const release = () => challenges.releaseSend(challenge.id, previous);
-    await sendGuard.take(phoneNumber).catch(async (error: unknown) => {
+    await sendGuard.take(send).catch(async (error: unknown) => {
       await release();
       throw error;
     });
@@ -113,7 +114,9 @@ export class OtpService {
         codeTtlSeconds: limits.codeTtlSeconds,
       }));
     } catch (error) {
-      await Promise.all([release(), sendGuard.giveBack(phoneNumber)]);
+      // The code may have gone out: the send stays counted everywhere (the token's cooldown too).
+      if (error instanceof SendOutcomeUnknown) throw error;
+      await Promise.all([release(), sendGuard.giveBack(send)]);
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);

@@ -13,7 +13,18 @@ export interface SendBudgets {
  * Caps on codes sent to a number and to a country, whatever account, token or IP asks: checked
  * before Sinch is called. The per-country cap is the SMS-pumping circuit breaker: a burst of sends
  * to one calling code (premium ranges abroad, most often) stops there until the hour turns.
+ *
+ * The number's verified owner has budgets of its own: registering throwaway accounts with a
+ * victim's number (register cannot prove it) spends only the shared "unproven" budget, so it
+ * can neither lock the owner out of their second factor nor, through the country breaker, lock
+ * out a whole country's proven users.
  */
+/** A send to `e164`; `verifiedOwner` is the user id when that user has proven the number. */
+export interface Send {
+  e164: string;
+  verifiedOwner?: string;
+}
+
 export class SendGuard {
   /** Per calling code, until when the breaker is known to be open (one warning per trip). */
   private readonly trippedUntil = new Map<string, number>();
@@ -23,19 +34,15 @@ export class SendGuard {
     private readonly logger: Logger,
   ) {}
 
-  /** Takes one send from every budget covering `e164`, or none of them. */
-  async take(e164: string): Promise<void> {
+  /** Takes one send from every budget covering this send, or none of them. */
+  async take(send: Send): Promise<void> {
     const taken: Budget[] = [];
-    const checks: Array<[Budget, string, string]> = [
-      [this.budgets.phonePerHour, e164, 'Too many codes were sent to this number. Try again later.'],
-      [this.budgets.phonePerDay, e164, 'Too many codes were sent to this number today. Try again later.'],
-      [this.budgets.countryPerHour, countryCallingCodeOf(e164), 'Codes to this country are paused for a while. Try again later.'],
-    ];
+    const checks = this.checksFor(send);
     for (const [budget, identity, message] of checks) {
       const result = await budget.take(identity);
       if (!result.ok) {
         await Promise.all(taken.map((b, i) => b.giveBack(checks[i][1])));
-        if (budget === this.budgets.countryPerHour) this.warnTripped(identity, result.retryAfterSeconds, e164);
+        if (budget === this.budgets.countryPerHour) this.warnTripped(identity, result.retryAfterSeconds, send.e164);
         throw new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds: result.retryAfterSeconds } });
       }
       taken.push(budget);
@@ -43,12 +50,20 @@ export class SendGuard {
   }
 
   /** A send that did not happen costs nothing. */
-  async giveBack(e164: string): Promise<void> {
-    await Promise.all([
-      this.budgets.phonePerHour.giveBack(e164),
-      this.budgets.phonePerDay.giveBack(e164),
-      this.budgets.countryPerHour.giveBack(countryCallingCodeOf(e164)),
-    ]);
+  async giveBack(send: Send): Promise<void> {
+    await Promise.all(this.checksFor(send).map(([budget, identity]) => budget.giveBack(identity)));
+  }
+
+  private checksFor({ e164, verifiedOwner }: Send): Array<[Budget, string, string]> {
+    const holder = verifiedOwner ? `${e164}#owner:${verifiedOwner}` : `${e164}#unproven`;
+    const checks: Array<[Budget, string, string]> = [
+      [this.budgets.phonePerHour, holder, 'Too many codes were requested. Try again later.'],
+      [this.budgets.phonePerDay, holder, 'Too many codes were requested today. Try again later.'],
+    ];
+    if (!verifiedOwner) {
+      checks.push([this.budgets.countryPerHour, countryCallingCodeOf(e164), 'Codes to this country are paused for a while. Try again later.']);
+    }
+    return checks;
   }
 
   private warnTripped(callingCode: string, retryAfterSeconds: number, e164: string): void {

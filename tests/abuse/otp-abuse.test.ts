@@ -35,6 +35,21 @@ describe('OTP abuse limits across tokens, accounts and IPs', () => {
     expect(sinchStarts()).toBe(before);
   });
 
+  // Regression: throwaway accounts registered with a victim's number used up the victim's caps.
+  it("keeps the number's verified owner out of reach of accounts that merely name the number", async () => {
+    const phoneNumber = '+33612345604';
+    const { user: victim } = await t.signUp({ phoneNumber });
+    const answers: Array<string | undefined> = [];
+    for (let i = 0; i < 4; i++) {
+      const registered = await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } });
+      answers.push(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken: registered.data!.register.pendingToken } })));
+    }
+    expect(answers).toEqual([undefined, undefined, 'RATE_LIMITED', 'RATE_LIMITED']); // the sign-up's send counted in that pool too
+    const pendingToken = await loginPending(t.gql, victim);
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken } })).errors).toBeUndefined();
+    expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(phoneNumber) } })).errors).toBeUndefined();
+  });
+
   // Regression guard for the supabase/better-auth class of bug: logging in again must not
   // refill the wrong-code allowance.
   it('keeps a per-user wrong-code budget that logging in again does not reset', async () => {
@@ -79,9 +94,15 @@ describe('the per-country SMS pumping breaker', () => {
       expect(refused.errors![0].message).toMatch(/country/);
     }
     expect((await sendTo('+33612345610')).errors).toBeUndefined();
+    // Users who have proven their number are not paused with the rest of their country.
+    const { user } = await t.signUp({ phoneNumber: '+33612345611' });
+    await sendTo('+33612345612'); // trips +33 for unproven numbers
+    const pendingToken = await loginPending(t.gql, user);
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken } })).errors).toBeUndefined();
+    // One warning per trip: +49 once (despite two refusals), +33 once.
     const warnings = t.logs.filter((line) => line.includes('SMS pumping guard tripped'));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('+49');
-    expect(warnings[0]).not.toContain('4915123456712');
+    expect(warnings.filter((line) => line.includes('"+49"'))).toHaveLength(1);
+    expect(warnings.filter((line) => line.includes('"+33"'))).toHaveLength(1);
+    expect(warnings.join()).not.toContain('4915123456712');
   });
 });
