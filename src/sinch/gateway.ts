@@ -1,11 +1,22 @@
 import { AppError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
+import { SendOutcomeUnknown } from '../otp/otp-provider';
 import { maskPhone } from '../phones/mask';
 import { type BreakerOptions, DEFAULT_BREAKER, SinchBreaker } from './breaker';
 import { parseRetryAfter, SinchCallError, type SinchCallDetail } from './errors';
 import { detailOf, type Exchange, type HttpMethod, performExchange } from './exchange';
 import { SinchHttp } from './http';
-import { type Decision, decide, decideUnansweredReport, isOutage, type ReportOutcome, type SinchOperation } from './outcomes';
+import {
+  type Decision,
+  decide,
+  decideUnansweredReport,
+  decideUnansweredStart,
+  isOutage,
+  type LostStartAnswer,
+  type ReportOutcome,
+  type SinchOperation,
+  type StartLookupDecision,
+} from './outcomes';
 
 export type { ReportOutcome } from './outcomes';
 
@@ -63,6 +74,11 @@ export class SinchGateway {
     return this.breaker.state;
   }
 
+  /**
+   * Never retried (a second start sends a second code). When the answer is lost, Sinch is asked
+   * by reference whether the start happened; see `decideUnansweredStart`. Throws
+   * `SendOutcomeUnknown` when even that cannot be told.
+   */
   async start(input: StartInput): Promise<{ id: string }> {
     const body = {
       identity: { type: 'number', endpoint: input.phoneNumber },
@@ -74,14 +90,14 @@ export class SinchGateway {
         : { calloutOptions: { speech: { locale: 'en-US' } } }),
     };
     const context = { phone: maskPhone(input.phoneNumber), method: input.method };
-    const exchange = await this.call('start', 'POST', VERIFICATIONS, body);
-    const id = exchange.json?.id;
-    if (exchange.answer.kind === 'verification' && (typeof id !== 'string' || id === '')) {
-      exchange.answer = { kind: 'malformed' };
-    }
+    const exchange = requireId(await this.call('start', 'POST', VERIFICATIONS, body));
+    const { kind } = exchange.answer;
+    // A 2xx we cannot read is treated like a lost answer: Sinch answers 2xx only to a start it took.
+    if (kind === 'timeout' || kind === 'network' || kind === 'malformed') return this.startFromReference(kind, exchange, input.reference, context);
     this.settle(exchange, context);
+    const id = exchange.json?.id as string;
     this.logger.info({ ...context, verificationId: id }, 'Sinch verification started');
-    return { id: id as string };
+    return { id };
   }
 
   /**
@@ -115,6 +131,23 @@ export class SinchGateway {
     return this.apply(decideUnansweredReport(lost, status.answer), detail, status, context);
   }
 
+  private async startFromReference(
+    lost: LostStartAnswer,
+    start: Exchange,
+    reference: string,
+    context: Record<string, unknown>,
+  ): Promise<{ id: string }> {
+    const lookup = requireId(await this.call('status', 'GET', `${VERIFICATIONS}/reference/${encodeURIComponent(reference)}`));
+    const lookupDetail = detailOf(lookup);
+    const problem = `${detailOf(start).problem}; lookup by reference ${lookupDetail.problem ?? 'answered'}`;
+    const detail: SinchCallDetail = { ...lookupDetail, operation: 'start', problem };
+    // Throws unless the verification was found (and not already refused by Sinch).
+    this.apply(decideUnansweredStart(lost, lookup.answer), detail, lookup, context, start.transportError);
+    const id = lookup.json?.id as string;
+    this.logger.info({ ...context, verificationId: id }, 'Sinch verification started');
+    return { id };
+  }
+
   /** Through the breaker: while it is open nothing is sent and the answer is `circuit_open`. */
   private call(operation: SinchOperation, method: HttpMethod, path: string, body?: object): Promise<Exchange> {
     return this.breaker.run(
@@ -133,17 +166,34 @@ export class SinchGateway {
     return this.apply(decide(exchange.operation, exchange.answer), detailOf(exchange), exchange, context);
   }
 
-  /** Logs the decision's line, then returns an ok/outcome decision or throws its AppError. */
-  private apply(decision: Decision, detail: SinchCallDetail, exchange: Exchange, context: Record<string, unknown>): Decision {
+  /**
+   * Logs the decision's line, then returns an ok/outcome decision or throws: its AppError, or
+   * `SendOutcomeUnknown` when a start's fate could not be told.
+   */
+  private apply<D extends Decision | StartLookupDecision>(
+    decision: D,
+    detail: SinchCallDetail,
+    exchange: Exchange,
+    context: Record<string, unknown>,
+    earlierTransportError?: Error,
+  ): Exclude<D, { kind: 'fail' | 'unknown' }> {
     if (decision.log) this.logger[decision.log.level]({ ...context, sinch: detail }, decision.log.message);
-    if (decision.kind !== 'fail') return decision;
+    if (decision.kind !== 'fail' && decision.kind !== 'unknown') return decision as Exclude<D, { kind: 'fail' | 'unknown' }>;
     const retryAfterSeconds =
-      parseRetryAfter(exchange.headers?.get('retry-after'), this.clock()) ?? exchange.retryAfterSeconds ?? decision.defaultRetryAfterSeconds;
-    throw new AppError(decision.code, {
-      extensions: retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
-      cause: new SinchCallError(detail, { cause: exchange.transportError }),
-    });
+      parseRetryAfter(exchange.headers?.get('retry-after'), this.clock()) ??
+      exchange.retryAfterSeconds ??
+      (decision.kind === 'fail' ? decision.defaultRetryAfterSeconds : undefined);
+    const cause = new SinchCallError(detail, { cause: exchange.transportError ?? earlierTransportError });
+    if (decision.kind === 'unknown') throw new SendOutcomeUnknown({ retryAfterSeconds, cause });
+    throw new AppError(decision.code, { extensions: retryAfterSeconds === undefined ? {} : { retryAfterSeconds }, cause });
   }
+}
+
+/** A start or status answer must name the verification; one without an id is unusable. */
+function requireId(exchange: Exchange): Exchange {
+  const id = exchange.json?.id;
+  if (exchange.answer.kind === 'verification' && (typeof id !== 'string' || id === '')) exchange.answer = { kind: 'malformed' };
+  return exchange;
 }
 
 /** Sinch's `smsOptions.expiry` is a duration written `HH:MM:SS`. */

@@ -99,6 +99,55 @@ const UNUSABLE_STATUS: Record<Exclude<SinchAnswer['kind'], 'verification'>, stri
   circuit_open: 'not asked, the circuit breaker is open',
 };
 
+/** How a start's answer went missing: no answer in time, the connection failed, or a 2xx we cannot read. */
+export type LostStartAnswer = 'timeout' | 'network' | 'malformed';
+
+/**
+ * What an unanswered start turned out to be. `unknown`: Sinch could not be asked, so the code may
+ * have gone out (the gateway throws `SendOutcomeUnknown`, and the send is not given back).
+ */
+export type StartLookupDecision =
+  | { kind: 'ok'; log: LogNote }
+  | { kind: 'fail'; code: ErrorCode; log: LogNote; defaultRetryAfterSeconds?: number }
+  | { kind: 'unknown'; log: LogNote };
+
+const LOST_START: Record<LostStartAnswer, string> = {
+  timeout: 'Sinch did not answer a start in time',
+  network: 'The connection to Sinch failed during a start',
+  malformed: 'Sinch answered a start with an unexpected body',
+};
+
+/**
+ * A start whose answer never came (or came unreadable): Sinch may have created the verification
+ * and sent the code, so its status by reference decides. Found → it started (its id is the one
+ * to keep), unless Sinch already refused it (DENIED/ERROR, mapped as a start answer would be);
+ * 404 → it did not start; anything else → unknown. Always logs one line saying which.
+ */
+export function decideUnansweredStart(start: LostStartAnswer, lookup: SinchAnswer): StartLookupDecision {
+  const lost = LOST_START[start];
+  if (lookup.kind === 'verification') {
+    const found = `${lost}; found it by reference`;
+    if (lookup.status === 'DENIED' || lookup.status === 'ERROR') {
+      const mapped = decideStatus('start', lookup.status, lookup.reason);
+      if (mapped.kind !== 'fail') throw new Error('unreachable: a DENIED or ERROR start always fails');
+      const said = `status ${lookup.status}${lookup.reason ? ` (${lookup.reason})` : ''}`;
+      const message = `${found}: ${said}${mapped.log ? ` — ${mapped.log.message}` : ''}`;
+      return { ...mapped, log: { level: mapped.log?.level ?? 'warn', message } };
+    }
+    // Any other status (normally PENDING) means the start happened: its code is the live one.
+    return { kind: 'ok', log: notice(lookup.status === 'PENDING' ? found : `${found} (status ${lookup.status})`) };
+  }
+  // Sinch answered that no verification has this reference: nothing was sent.
+  if (lookup.kind === 'http' && lookup.httpStatus === 404) {
+    return { kind: 'fail', code: 'PROVIDER_UNAVAILABLE', log: notice(`${lost}; not found by reference, so it did not start`) };
+  }
+  const said =
+    lookup.kind === 'http'
+      ? `HTTP ${lookup.httpStatus}${lookup.errorCode === undefined ? '' : ` / ${lookup.errorCode}`}`
+      : UNUSABLE_STATUS[lookup.kind];
+  return { kind: 'unknown', log: notice(`${lost}; could not look it up by reference (${said}): the code may have been sent`) };
+}
+
 function judgedByStatus(status: SinchAnswer): Decision {
   if (status.kind === 'verification') {
     // Unlike a report answer, PENDING here means the code was never judged (the report did not

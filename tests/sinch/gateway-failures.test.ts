@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error';
+import { SendOutcomeUnknown } from '../../src/otp/otp-provider';
 import { SinchGateway } from '../../src/sinch/gateway';
 import { APP_KEY, APP_SECRET, captureLogger, manualClock } from './support';
 
@@ -123,15 +124,40 @@ describe('HTTP errors', () => {
   });
 });
 
+/** Answers a start with `start`, and the lookup by reference that follows with `lookup`. */
+const startThenLookup =
+  (start: Handler, lookup: Handler): Handler =>
+  (req, res) =>
+    (req.method === 'POST' ? start : lookup)(req, res);
+const notFound = json(404, { errorCode: 40400, message: 'Requested resource was not found.' });
+
 describe('malformed answers', () => {
+  // A 2xx says Sinch took the start: its status by reference tells whether it did.
   it.each([
     ['not JSON', '<html>oops</html>'],
     ['a JSON array', '[]'],
     ['a start answer without id', '{"method":"sms"}'],
     ['an empty body', ''],
-  ])('%s → PROVIDER_UNAVAILABLE', async (_name, body) => {
-    const g = gatewayAt(await serve(json(200, body)));
-    expect((await failure(g.start(startInput))).code).toBe('PROVIDER_UNAVAILABLE');
+  ])('%s → looked up by reference: 404 → PROVIDER_UNAVAILABLE; unreadable too → SendOutcomeUnknown', async (_name, body) => {
+    let g = gatewayAt(await serve(startThenLookup(json(200, body), notFound)));
+    const notStarted = await failure(g.start(startInput));
+    expect(notStarted.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(notStarted).not.toBeInstanceOf(SendOutcomeUnknown);
+    expect(methods).toEqual(['POST', 'GET']);
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    g = gatewayAt(await serve(json(200, body)));
+    expect(await failure(g.start(startInput))).toBeInstanceOf(SendOutcomeUnknown);
+  });
+
+  it('a start answer without id, found by reference → that id', async () => {
+    const found = json(200, { id: 'v-9', method: 'sms', status: 'PENDING', reference: 'r-1' });
+    const g = gatewayAt(await serve(startThenLookup(json(200, { method: 'sms' }), found)));
+    expect(await g.start(startInput)).toEqual({ id: 'v-9' });
+  });
+
+  it('a lookup answer without id is unusable → SendOutcomeUnknown', async () => {
+    const g = gatewayAt(await serve(startThenLookup((req) => req.socket.destroy(), json(200, { status: 'PENDING' }))));
+    expect(await failure(g.start(startInput))).toBeInstanceOf(SendOutcomeUnknown);
   });
 
   it('a report answer without status → PROVIDER_UNAVAILABLE', async () => {
@@ -141,26 +167,40 @@ describe('malformed answers', () => {
 });
 
 describe('transport failures', () => {
-  it('a server that never answers → PROVIDER_UNAVAILABLE after timeoutMs', async () => {
+  it('a server that never answers → the start is looked up by reference, which never answers either → SendOutcomeUnknown', async () => {
     const g = gatewayAt(await serve(() => undefined));
     const startedAt = Date.now();
     const error = await failure(g.start(startInput));
+    expect(error).toBeInstanceOf(SendOutcomeUnknown);
     expect(error.code).toBe('PROVIDER_UNAVAILABLE');
-    expect(String(error.cause)).toContain('timed out');
+    expect(String(error.cause)).toContain('Sinch start: timed out; lookup by reference timed out');
     expect(Date.now() - startedAt).toBeLessThan(2000);
-    expect(hits).toBe(1);
+    expect(methods).toEqual(['POST', 'GET']);
   });
 
-  it('headers sent, then a body that never ends → PROVIDER_UNAVAILABLE after timeoutMs', async () => {
-    const g = gatewayAt(
-      await serve((_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.write('{"id":');
-      }),
-    );
+  it('headers sent, then a body that never ends → timed out → looked up by reference', async () => {
+    const endless: Handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":');
+    };
+    let g = gatewayAt(await serve(endless));
     const error = await failure(g.start(startInput));
-    expect(error.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(error).toBeInstanceOf(SendOutcomeUnknown);
     expect(String(error.cause)).toContain('timed out');
+    await new Promise<void>((resolve) => {
+      server!.close(() => resolve());
+      server!.closeAllConnections();
+    });
+    g = gatewayAt(await serve(startThenLookup(endless, json(200, { id: 'v-7', method: 'sms', status: 'PENDING' }))));
+    expect(await g.start(startInput)).toEqual({ id: 'v-7' });
+  });
+
+  it('a dropped start found DENIED by reference → mapped as a start answer (PHONE_NUMBER_NOT_ALLOWED)', async () => {
+    const denied = json(200, { id: 'v-8', method: 'sms', status: 'DENIED', reason: 'Fraud' });
+    const g = gatewayAt(await serve(startThenLookup((req) => req.socket.destroy(), denied)));
+    const error = await failure(g.start(startInput));
+    expect(error.code).toBe('PHONE_NUMBER_NOT_ALLOWED');
+    expect(error).not.toBeInstanceOf(SendOutcomeUnknown);
   });
 
   it('a destroyed socket → PROVIDER_UNAVAILABLE; a lost report is not retried, its status is asked once', async () => {
@@ -171,10 +211,12 @@ describe('transport failures', () => {
     expect(methods).toEqual(['PUT', 'GET']);
   });
 
-  it('nothing listening → PROVIDER_UNAVAILABLE', async () => {
+  it('nothing listening → PROVIDER_UNAVAILABLE; the lookup cannot reach Sinch either, so SendOutcomeUnknown', async () => {
     const url = await serve(() => undefined);
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     server = undefined;
-    expect((await failure(gatewayAt(url).start(startInput))).code).toBe('PROVIDER_UNAVAILABLE');
+    const error = await failure(gatewayAt(url).start(startInput));
+    expect(error.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(error).toBeInstanceOf(SendOutcomeUnknown);
   });
 });

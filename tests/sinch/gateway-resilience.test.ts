@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors/app-error';
+import { SendOutcomeUnknown } from '../../src/otp/otp-provider';
 import { SinchEmulator } from '../../src/sinch/emulator/server';
 import { SinchGateway, type SinchGatewayOptions } from '../../src/sinch/gateway';
 import { APP_KEY, APP_SECRET, appErrorOf, captureLogger, manualClock } from './support';
@@ -93,11 +95,120 @@ describe('a report whose answer is lost asks for the status', () => {
     });
     expect(warnings().at(-1)).toBe('Sinch did not answer a report in time; asked for its status: an HTTP error');
   });
+});
 
-  it('a start that times out is not followed by anything', async () => {
+describe('a start whose answer is lost asks for its status by reference, and is never retried', () => {
+  const slowStart = () => emulator.injectFault({ on: 'start', kind: 'latency', ms: 400 });
+  const byReference = (reference: string) => `/verification/v1/verifications/reference/${reference}`;
+
+  it('Sinch started it but answered too late → the id it created; its code verifies; one warn line', async () => {
     const g = gateway();
-    emulator.injectFault({ on: 'start', kind: 'latency', ms: 400 });
-    expect((await appErrorOf(start(g))).code).toBe('PROVIDER_UNAVAILABLE');
+    slowStart();
+    const { id } = await g.start({ phoneNumber: PHONE, method: 'sms', reference: 'ref-late', codeTtlSeconds: 300 });
+    expect(emulator.verifications().map((v) => v.id)).toEqual([id]);
+    expect(emulator.requests.map((r) => [r.method, r.path])).toEqual([
+      ['POST', '/verification/v1/verifications'],
+      ['GET', byReference('ref-late')],
+    ]);
+    expect(emulator.requests[1].auth.valid).toBe(true);
+    expect(warnings()).toEqual(['Sinch did not answer a start in time; found it by reference']);
+    expect(emulator.verification(id)?.secret).toBe(code());
+    expect(await g.report({ id, method: 'sms', code: code() })).toEqual({ kind: 'verified' });
+    expect(logs.text()).not.toContain(code());
+  });
+
+  it('the connection dropped after Sinch started it → the same', async () => {
+    const g = gateway();
+    emulator.injectFault({ on: 'start', kind: 'drop', afterHandling: true });
+    const { id } = await start(g);
+    expect(emulator.verifications().map((v) => v.id)).toEqual([id]);
+    expect(warnings()).toEqual(['The connection to Sinch failed during a start; found it by reference']);
+    expect(await g.report({ id, method: 'sms', code: code() })).toEqual({ kind: 'verified' });
+  });
+
+  it('the lost start replaced an earlier one: the new id is returned, the earlier code no longer works', async () => {
+    const g = gateway();
+    const first = await start(g);
+    const firstCode = code();
+    slowStart();
+    const second = await start(g);
+    expect(second.id).not.toBe(first.id);
+    expect(emulator.verification(first.id)?.status).toBe('ABORTED');
+    expect(await g.report({ id: first.id, method: 'sms', code: firstCode })).toEqual({ kind: 'expired' });
+    expect(await g.report({ id: second.id, method: 'sms', code: code() })).toEqual({ kind: 'verified' });
+  });
+
+  it('a reference that needs encoding is looked up encoded, and signed as sent', async () => {
+    const g = gateway();
+    slowStart();
+    const { id } = await g.start({ phoneNumber: PHONE, method: 'sms', reference: 'a/b c+ü', codeTtlSeconds: 300 });
+    expect(emulator.verification(id)?.reference).toBe('a/b c+ü');
+    expect(emulator.requests[1].path).toBe(byReference('a%2Fb%20c%2B%C3%BC'));
+    expect(emulator.requests[1].auth.valid).toBe(true);
+  });
+
+  it('dropped before Sinch handled it → 404 by reference → a plain PROVIDER_UNAVAILABLE (the send is given back)', async () => {
+    const g = gateway();
+    emulator.injectFault({ on: 'start', kind: 'drop', afterHandling: false });
+    const error = await appErrorOf(start(g));
+    expect(error.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(error).not.toBeInstanceOf(SendOutcomeUnknown);
+    expect(error.extensions).toEqual({});
+    expect(String(error.cause)).toContain('Sinch start: connection failed; lookup by reference answered HTTP 404 errorCode 40400');
+    expect(emulator.verifications()).toEqual([]);
+    expect(emulator.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
+    expect(warnings()).toEqual(['The connection to Sinch failed during a start; not found by reference, so it did not start']);
+  });
+
+  it('a 2xx with an unreadable body is looked up too (here nothing had started: PROVIDER_UNAVAILABLE)', async () => {
+    const g = gateway();
+    emulator.injectFault({ on: 'start', kind: 'malformed' });
+    const error = await appErrorOf(start(g));
+    expect(error).toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
+    expect(error).not.toBeInstanceOf(SendOutcomeUnknown);
+    expect(emulator.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
+  });
+
+  it('the lookup failing too (slow, dropped, 503) → SendOutcomeUnknown, with Retry-After when Sinch gave one', async () => {
+    const g = gateway({ breaker: { failureThreshold: 100 } });
+    slowStart();
+    emulator.injectFault({ on: 'status', kind: 'latency', ms: 400 });
+    const slow = await appErrorOf(start(g));
+    expect(slow).toBeInstanceOf(SendOutcomeUnknown);
+    expect(slow).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', extensions: {} });
+    expect(String(slow.cause)).toContain('Sinch start: timed out; lookup by reference timed out');
+    expect(warnings()).toEqual([
+      'Sinch did not answer a start in time; could not look it up by reference (no answer in time either): the code may have been sent',
+    ]);
+
+    emulator.injectFault({ on: 'start', kind: 'drop' });
+    emulator.injectFault({ on: 'status', kind: 'drop' });
+    expect(await appErrorOf(start(g))).toBeInstanceOf(SendOutcomeUnknown);
+
+    slowStart();
+    emulator.injectFault({ on: 'status', kind: 'http', status: 503, retryAfter: 9 });
+    const refused = await appErrorOf(start(g));
+    expect(refused).toBeInstanceOf(SendOutcomeUnknown);
+    expect(refused.extensions).toEqual({ retryAfterSeconds: 9 });
+    expect(emulator.requests.map((r) => r.method)).toEqual(['POST', 'GET', 'POST', 'GET', 'POST', 'GET']);
+  });
+
+  it('the breaker opening on the lost start → not asked → SendOutcomeUnknown with the seconds until its trial', async () => {
+    const g = gateway({ breaker: { failureThreshold: 1 } });
+    slowStart();
+    const error = await appErrorOf(start(g));
+    expect(error).toBeInstanceOf(SendOutcomeUnknown);
+    expect(error.extensions).toEqual({ retryAfterSeconds: 30 });
+    expect(String(error.cause)).toContain('timed out; lookup by reference not sent: circuit breaker open');
+    expect(emulator.requests.map((r) => r.method)).toEqual(['POST']);
+  });
+
+  it('a start Sinch answered (even with an HTTP error) is not looked up', async () => {
+    const g = gateway();
+    emulator.injectFault({ on: 'start', kind: 'http', status: 503 });
+    const error = await appErrorOf(start(g));
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).not.toBeInstanceOf(SendOutcomeUnknown);
     expect(emulator.requests.map((r) => r.method)).toEqual(['POST']);
   });
 });
@@ -118,12 +229,27 @@ describe('circuit breaker', () => {
   });
 
   it('timeouts and dropped connections count as outages', async () => {
-    const g = gateway({ breaker: { failureThreshold: 2 } });
-    emulator.injectFault({ on: 'start', kind: 'latency', ms: 400 });
-    emulator.injectFault({ on: 'start', kind: 'drop', afterHandling: false });
-    await appErrorOf(start(g));
+    // A lost start is followed by a lookup: both lost here, so one start counts twice.
+    let g = gateway({ breaker: { failureThreshold: 2 } });
+    emulator.injectFault({ on: 'any', kind: 'latency', ms: 400 }, { times: 2 });
     await appErrorOf(start(g));
     expect(g.circuit).toBe('open');
+    g = gateway({ breaker: { failureThreshold: 2 } });
+    emulator.injectFault({ on: 'any', kind: 'drop', afterHandling: false }, { times: 2 });
+    await appErrorOf(start(g));
+    expect(g.circuit).toBe('open');
+  });
+
+  it('a lost start counts as one outage, the lookup that answers as a success', async () => {
+    const g = gateway({ breaker: { failureThreshold: 2 } });
+    emulator.injectFault({ on: 'start', kind: 'latency', ms: 400 }, { times: 3 });
+    await start(g);
+    await start(g);
+    await start(g);
+    expect(g.circuit).toBe('closed');
+    emulator.injectFault({ on: 'start', kind: 'drop', afterHandling: false }, { times: 3 });
+    for (let i = 0; i < 3; i++) expect((await appErrorOf(start(g))).code).toBe('PROVIDER_UNAVAILABLE');
+    expect(g.circuit).toBe('closed');
   });
 
   it('answers are not outages: wrong codes, 4xx and unknown ids never open it; a success resets the count', async () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type Decision, decide, decideUnansweredReport, isOutage, type SinchAnswer, type SinchOperation } from '../../src/sinch/outcomes';
+import {
+  type Decision,
+  decide,
+  decideUnansweredReport,
+  decideUnansweredStart,
+  isOutage,
+  type SinchAnswer,
+  type SinchOperation,
+} from '../../src/sinch/outcomes';
 
 const http = (httpStatus: number, errorCode?: number): SinchAnswer => ({ kind: 'http', httpStatus, errorCode });
 const verification = (status: string, reason?: string): SinchAnswer => ({ kind: 'verification', status, reason });
@@ -113,6 +121,60 @@ describe('decideUnansweredReport (a report timed out or dropped: the status deci
   it('says what the status was', () => {
     expect(decideUnansweredReport('network', verification('FAIL', 'Expired')).log?.message).toBe(
       'The connection to Sinch failed during a report; asked for its status: status FAIL (Expired)',
+    );
+  });
+});
+
+describe('decideUnansweredStart (a start timed out, dropped or came back unreadable: its status by reference decides)', () => {
+  it.each<[SinchAnswer, string, 'warn' | 'error']>([
+    // Found: the start happened, its verification is the live one.
+    [verification('PENDING'), 'ok', 'warn'],
+    [verification('SUCCESSFUL'), 'ok', 'warn'],
+    [verification('FAIL', 'Expired'), 'ok', 'warn'],
+    [verification('ABORTED'), 'ok', 'warn'],
+    // Found, but Sinch already refused it: mapped as a start answer would be.
+    [verification('DENIED', 'Fraud'), 'PHONE_NUMBER_NOT_ALLOWED', 'warn'],
+    [verification('DENIED', 'Blocked'), 'PHONE_NUMBER_NOT_ALLOWED', 'warn'],
+    [verification('DENIED', 'Not enough credit'), 'PROVIDER_UNAVAILABLE', 'error'],
+    [verification('DENIED', 'Denied by callback'), 'PROVIDER_UNAVAILABLE', 'error'],
+    [verification('ERROR', 'SMS delivery failure'), 'OTP_DELIVERY_FAILED', 'warn'],
+    // Not found: it did not start, an ordinary failure (the send is given back).
+    [http(404, 40400), 'PROVIDER_UNAVAILABLE', 'warn'],
+    [http(404), 'PROVIDER_UNAVAILABLE', 'warn'],
+    // Sinch could not be asked: the code may have gone out.
+    [{ kind: 'timeout' }, 'unknown', 'warn'],
+    [{ kind: 'network' }, 'unknown', 'warn'],
+    [{ kind: 'malformed' }, 'unknown', 'warn'],
+    [{ kind: 'circuit_open' }, 'unknown', 'warn'],
+    [http(500, 50000), 'unknown', 'warn'],
+    [http(503, 50300), 'unknown', 'warn'],
+    [http(429, 42900), 'unknown', 'warn'],
+    [http(401, 40102), 'unknown', 'warn'],
+    [http(400, 40003), 'unknown', 'warn'],
+  ])('status %j → %s, always with one log line', (status, expected, level) => {
+    const decision = decideUnansweredStart('timeout', status);
+    expect(decision.kind === 'fail' ? decision.code : decision.kind).toBe(expected);
+    expect(decision.log.level).toBe(level);
+    expect(decision.log.message).toMatch(/^Sinch did not answer a start in time; /);
+  });
+
+  it('says how the answer was lost and what the lookup found', () => {
+    expect(decideUnansweredStart('timeout', verification('PENDING')).log.message).toBe('Sinch did not answer a start in time; found it by reference');
+    expect(decideUnansweredStart('network', verification('ABORTED')).log.message).toBe(
+      'The connection to Sinch failed during a start; found it by reference (status ABORTED)',
+    );
+    expect(decideUnansweredStart('malformed', http(404, 40400)).log.message).toBe(
+      'Sinch answered a start with an unexpected body; not found by reference, so it did not start',
+    );
+    expect(decideUnansweredStart('timeout', verification('DENIED', 'Not enough credit')).log.message).toBe(
+      'Sinch did not answer a start in time; found it by reference: status DENIED (Not enough credit) — ' +
+        'Sinch denied a verification: account out of credit — top up the Sinch account',
+    );
+    expect(decideUnansweredStart('timeout', http(503, 50300)).log.message).toBe(
+      'Sinch did not answer a start in time; could not look it up by reference (HTTP 503 / 50300): the code may have been sent',
+    );
+    expect(decideUnansweredStart('network', { kind: 'circuit_open' }).log.message).toBe(
+      'The connection to Sinch failed during a start; could not look it up by reference (not asked, the circuit breaker is open): the code may have been sent',
     );
   });
 });
