@@ -1,20 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { loginPending, newUser, startTestApp, type TestApp } from '../support/test-app';
+import { loginPending, newUser, useTestApp } from '../support/test-app';
 
 const WRONG = '0000000';
 
 describe('OTP abuse limits across tokens, accounts and IPs', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({
-      OTP_SENDS_PER_PHONE_PER_HOUR: '3',
-      OTP_SENDS_PER_PHONE_PER_DAY: '4',
-      OTP_WRONG_CODES_PER_USER_PER_HOUR: '7',
-    });
+  const t = useTestApp({
+    OTP_SENDS_PER_PHONE_PER_HOUR: '3',
+    OTP_SENDS_PER_PHONE_PER_DAY: '4',
+    OTP_WRONG_CODES_PER_USER_PER_HOUR: '7',
   });
-  afterAll(() => t?.stop());
 
   const sinchStarts = () => t.app.emulator!.requests.filter((r) => r.method === 'POST').length;
 
@@ -74,11 +70,7 @@ describe('OTP abuse limits across tokens, accounts and IPs', () => {
 });
 
 describe('the per-country SMS pumping breaker', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ OTP_SENDS_PER_COUNTRY_PER_HOUR: '2' });
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp({ OTP_SENDS_PER_COUNTRY_PER_HOUR: '2' });
 
   async function sendTo(phoneNumber: string) {
     const registered = await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } });

@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { LOGIN, REGISTER } from '../support/operations';
-import { newUser, startTestApp, type TestApp } from '../support/test-app';
+import { newUser, useTestApp } from '../support/test-app';
 
 describe('GraphQL rate limits', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({
-      RATE_LIMIT_LOGIN_PER_EMAIL: '3/900',
-      RATE_LIMIT_LOGIN_PER_IP: '8/900',
-      RATE_LIMIT_REGISTER_PER_IP: '2/3600',
-      TRUST_PROXY: 'loopback',
-    });
+  const t = useTestApp({
+    RATE_LIMIT_LOGIN_PER_EMAIL: '3/900',
+    RATE_LIMIT_LOGIN_PER_IP: '8/900',
+    RATE_LIMIT_REGISTER_PER_IP: '2/3600',
+    TRUST_PROXY: 'loopback',
   });
-  afterAll(() => t?.stop());
 
   const login = (email: string, ip: string) => t.gql(LOGIN, { input: { email, password: 'wrong password' } }, { 'x-forwarded-for': ip });
 
@@ -72,11 +68,7 @@ describe('GraphQL rate limits', () => {
 });
 
 describe('X-Forwarded-For without a trusted proxy', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ RATE_LIMIT_LOGIN_PER_IP: '3/900' });
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp({ RATE_LIMIT_LOGIN_PER_IP: '3/900' });
 
   it('is ignored: a forged header does not buy a new bucket', async () => {
     const answers = [];

@@ -1,19 +1,15 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { LOGIN } from '../support/operations';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 
 /**
  * The counters' store failing must neither open the door nor answer 500: limits fall back to
  * this process's memory, and the operator is told once.
  */
 describe('a rate-limit store failure', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '2/900' });
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '2/900' });
 
   it('keeps limiting in memory and logs one warning', async () => {
     const client = new pg.Client({ connectionString: t.databaseUrl });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { LOGIN, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { loginPending, newUser, startTestApp, type TestApp } from '../support/test-app';
+import { loginPending, newUser, startTestApp, type TestApp, useTestApp } from '../support/test-app';
 
 const NASTY_STRINGS = [
   '',
@@ -112,11 +112,7 @@ describe('bad input never changes the database nor answers 500', () => {
 });
 
 describe('bad input on a live pending token', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp();
 
   it('refuses a channel the number cannot receive', async () => {
     const landline = { ...newUser(), phoneNumber: '+44 20 7946 0123' };

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { startTestApp, type TestApp, useTestApp } from '../support/test-app';
 
 function expectRefused(res: GraphQLResponse, code: string, message: RegExp): void {
   expect(res.status).toBe(400);
@@ -16,11 +16,7 @@ async function post(url: string, body: string, headers: Record<string, string> =
 }
 
 describe('GraphQL hardening', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ GRAPHQL_MAX_DEPTH: '2' });
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp({ GRAPHQL_MAX_DEPTH: '2' });
 
   const login = (alias: string) => `${alias}: login(input: {email: "x@example.com", password: "password1"}) { pendingToken }`;
 

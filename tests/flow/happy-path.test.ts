@@ -1,15 +1,11 @@
 import { decodeJwt, decodeProtectedHeader, createLocalJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { LOGIN, ME, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { newUser, startTestApp, type TestApp } from '../support/test-app';
+import { newUser, useTestApp } from '../support/test-app';
 
 describe('register → requestOtp → verifyOtp → me', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp();
 
   it('runs the whole flow over HTTP and issues a JWT that the JWKS verifies', async () => {
     const user = { ...newUser(), phoneNumber: '07400 123456', country: 'gb' };

@@ -1,14 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { LOGIN, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { newUser, startTestApp, type TestApp } from '../support/test-app';
+import { newUser, useTestApp } from '../support/test-app';
 
 describe('logs, even at debug level', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ LOG_LEVEL: 'debug' });
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp({ LOG_LEVEL: 'debug' });
 
   it('carry the request id on every line written while serving it, services and Sinch included', async () => {
     const user = newUser();

@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { loginPending, startTestApp, type TestApp } from '../support/test-app';
+import { loginPending, useTestApp } from '../support/test-app';
 
 /** A code that is never right: the emulator's codes are 6 digits. */
 const WRONG = '0000000';
 
 describe('limits of one pending token', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp();
 
   async function pendingWithCode() {
     const { user } = await t.signUp();

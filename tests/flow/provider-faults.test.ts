@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../src/sinch/emulator/server';
 import { codeOf } from '../support/graphql-client';
 import { REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { loginPending, startTestApp, type TestApp } from '../support/test-app';
+import { loginPending, useTestApp } from '../support/test-app';
 
 type Fault = (res: ServerResponse) => void;
 
@@ -26,11 +26,7 @@ const FAULTS: Record<string, { fault: Fault; code: string }> = {
  * send, a check that did not happen uses no attempt, and the same pending token works after.
  */
 describe('Sinch faults during the flow', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp();
   afterEach(() => t.app.emulator!.intercept(undefined));
 
   /** Fails the next request matching `method` once, then lets requests through. */

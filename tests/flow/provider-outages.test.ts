@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { codeOf } from '../support/graphql-client';
 import { REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { loginPending, startTestApp, type TestApp } from '../support/test-app';
+import { loginPending, useTestApp } from '../support/test-app';
 
 /**
  * A slow or dead Sinch, injected in the emulator: the flow answers the right code each time,
  * leaves the challenge usable, and recovers once Sinch is back.
  */
 describe('Sinch outages during the flow', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp({ SINCH_TIMEOUT_MS: '200', SINCH_BREAKER_FAILURES: '3', SINCH_BREAKER_OPEN_SECONDS: '1' });
-  });
-  afterAll(() => t?.stop());
+  const t = useTestApp({ SINCH_TIMEOUT_MS: '200', SINCH_BREAKER_FAILURES: '3', SINCH_BREAKER_OPEN_SECONDS: '1' });
 
   async function pendingWithCode() {
     const { user } = await t.signUp();

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app';
 import { loadConfig, RATE_LIMIT_POLICIES } from '../../src/config/config';
 import { createLogger } from '../../src/logging/logger';
@@ -111,4 +112,22 @@ export async function loginPending(gql: GraphQLRequest, user: TestUser): Promise
   const token = response.data?.login.pendingToken;
   if (!token) throw new Error(`login failed: ${JSON.stringify(response.errors)}`);
   return token;
+}
+
+/**
+ * One service for a `describe` block: started before its tests, stopped after them. The value
+ * returned stands for the running app (it forwards to it once `beforeAll` has run).
+ */
+export function useTestApp(env: Record<string, string> = {}): TestApp {
+  let current: TestApp | undefined;
+  beforeAll(async () => {
+    current = await startTestApp(env);
+  });
+  afterAll(() => current?.stop());
+  return new Proxy({} as TestApp, {
+    get: (_target, property) => {
+      if (!current) throw new Error('the test app is used before beforeAll started it');
+      return current[property as keyof TestApp];
+    },
+  });
 }
