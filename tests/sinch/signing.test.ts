@@ -38,33 +38,24 @@ describe('signing vectors', () => {
   });
 
   const V3_KEY = '669E367E-6BBA-48AB-AF15-266871C28135';
-  const V3_SECRET = 'BeIukql3pTKJ8RGL5zo0DA==';
+  const V3 = {
+    method: 'POST',
+    path: '/verification/v1/verifications',
+    contentType: 'application/json',
+    timestamp: '2014-06-04T13:41:58Z',
+    applicationKey: V3_KEY,
+    applicationSecret: 'BeIukql3pTKJ8RGL5zo0DA==',
+  };
 
   it('V3: .NET start-verification signature (body with spaces)', () => {
     const body = '{"identity": {"type": "number", "endpoint": "+46700000000"}, "method": "sms"}';
     expect(contentMd5(body)).toBe('c5jl2EZiU6BpQ2QiBOJ/gQ==');
-    const header = signedAuthorization({
-      method: 'POST',
-      path: '/verification/v1/verifications',
-      contentType: 'application/json',
-      timestamp: '2014-06-04T13:41:58Z',
-      body,
-      applicationKey: V3_KEY,
-      applicationSecret: V3_SECRET,
-    });
+    const header = signedAuthorization({ ...V3, body });
     expect(header).toBe(`Application ${V3_KEY}:h6rXrFayOoggyHW4ymnLlfSDkZZPg6j98lHzvOXVjvw=`);
   });
 
   it.each([undefined, '', Buffer.alloc(0)])('V4: empty body (%j) keeps the empty MD5 line', (body) => {
-    const header = signedAuthorization({
-      method: 'POST',
-      path: '/verification/v1/verifications',
-      contentType: 'application/json',
-      timestamp: '2014-06-04T13:41:58Z',
-      body,
-      applicationKey: V3_KEY,
-      applicationSecret: V3_SECRET,
-    });
+    const header = signedAuthorization({ ...V3, body });
     expect(header).toBe(`Application ${V3_KEY}:srx3SkKXw/ryFJLfwFFzZTigPxR/1+9Ae+eB3olDIjM=`);
   });
 
