@@ -217,28 +217,21 @@ export class OtpService {
   }
 
   private whySendRefused(challenge: OtpChallenge, now: Date): AppError {
-    const { limits } = this.deps;
     if (challenge.status === ChallengeStatus.Locked) return new AppError('OTP_ATTEMPTS_EXCEEDED');
     if (challenge.status !== ChallengeStatus.Pending || challenge.expiresAt <= now) return new AppError('UNAUTHENTICATED');
-    if (challenge.sendCount >= limits.maxSendsPerToken) {
-      return new AppError('RATE_LIMITED', {
-        message: 'No more codes can be sent for this login. Log in again.',
-        extensions: { retryAfterSeconds: secondsUntil(challenge.expiresAt, now) },
-      });
-    }
-    const availableAt = addSeconds(challenge.lastSentAt ?? now, limits.resendCooldownSeconds);
-    return new AppError('RATE_LIMITED', {
-      message: 'A code was sent moments ago. Wait before asking for another.',
-      extensions: { retryAfterSeconds: secondsUntil(availableAt, now) },
-    });
+    const retryAfterSeconds = secondsUntil(this.resendState(challenge, now).resendAvailableAt, now);
+    const message =
+      challenge.sendCount >= this.deps.limits.maxSendsPerToken
+        ? 'No more codes can be sent for this login. Log in again.'
+        : 'A code was sent moments ago. Wait before asking for another.';
+    return new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds } });
   }
 
   private whyVerifyRefused(challenge: OtpChallenge): AppError {
-    if (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken) {
-      return new AppError('OTP_ATTEMPTS_EXCEEDED');
-    }
-    if (challenge.status === ChallengeStatus.Locked) return new AppError('OTP_ATTEMPTS_EXCEEDED');
-    return new AppError('UNAUTHENTICATED');
+    const attemptsUsedUp =
+      challenge.status === ChallengeStatus.Locked ||
+      (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken);
+    return new AppError(attemptsUsedUp ? 'OTP_ATTEMPTS_EXCEEDED' : 'UNAUTHENTICATED');
   }
 }
 
