@@ -95,6 +95,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     const { abuse } = config;
 
     const users = orm.em.getRepository(User);
+    const challenges = orm.em.getRepository(OtpChallenge);
     const phones = new PhonePolicy(config.phones);
     const sendGuard = new SendGuard(
       {
@@ -105,7 +106,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
     );
     const otp = new OtpService({
-      challenges: orm.em.getRepository(OtpChallenge),
+      challenges,
       users,
       tokens,
       provider: sinch.gateway,
@@ -124,7 +125,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
     const callbacks = createSinchCallbackHandler({
       ...sinch.credentials,
-      events: new OtpProviderEvents({ challenges: orm.em.getRepository(OtpChallenge), clock, logger }),
+      events: new OtpProviderEvents({ challenges, clock, logger }),
       logger,
       clock: () => clock.now(),
     });
