@@ -12,11 +12,15 @@ import type { Config } from './config/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
 import { createApollo } from './graphql/apollo';
 import { buildAppSchema } from './graphql/schema';
+import { CorsPolicy } from './http/cors';
 import { createHttpServer, serveHttp } from './http/server';
+import { Janitor } from './maintenance/janitor';
 import { OtpChallenge } from './otp/otp-challenge.entity';
 import { OtpService } from './otp/otp.service';
 import { OtpProviderEvents } from './otp/otp-provider-events';
 import { SendGuard } from './otp/send-guard';
+import { AuthSession } from './sessions/session.entity';
+import { SessionService } from './sessions/session.service';
 import { PasswordHasher } from './passwords/password-hasher';
 import { PhonePolicy } from './phones/phone-policy';
 import { Budget } from './rate-limits/budget';
@@ -25,7 +29,7 @@ import { SinchEmulator } from './sinch/emulator/server';
 import { createSinchCallbackHandler } from './sinch/callbacks';
 import { SinchGateway } from './sinch/gateway';
 import { systemClock, type Clock } from './time/clock';
-import { importSigningKey, loadOrCreateDevKey, type SigningKey } from './tokens/signing-key';
+import { importSigningKey, importVerificationKeys, loadOrCreateDevKey, type SigningKey } from './tokens/signing-key';
 import { TokenService } from './tokens/token-service';
 import { User } from './users/user.entity';
 
@@ -36,6 +40,8 @@ export interface AppOptions {
   signingKey?: SigningKey;
   /** Tests read codes from the emulator through this; defaults to a random 6-digit code. */
   generateCode?: () => string;
+  /** Tests run the cleanup themselves (`janitor.runOnce()`) instead of on its schedule. */
+  scheduleCleanup?: boolean;
 }
 
 export interface RunningApp {
@@ -43,6 +49,7 @@ export interface RunningApp {
   orm: MikroORM;
   /** Present when no Sinch credentials are configured. */
   emulator?: SinchEmulator;
+  janitor: Janitor;
   stop(): Promise<void>;
 }
 
@@ -84,7 +91,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
     const signingKey =
       options.signingKey ?? (config.jwt.privateKey ? await importSigningKey(config.jwt.privateKey) : await loadOrCreateDevKey(config.dataDir));
-    const tokens = new TokenService(signingKey, { ...config.jwt, accessTokenTtlSeconds: config.limits.accessTokenTtlSeconds }, clock);
+    const verificationKeys = config.jwt.verificationKeys ? await importVerificationKeys(config.jwt.verificationKeys) : [];
+    const tokens = new TokenService(
+      signingKey,
+      verificationKeys,
+      { ...config.jwt, accessTokenTtlSeconds: config.limits.accessTokenTtlSeconds },
+      clock,
+    );
     const hasher = new PasswordHasher(config.bcryptCost);
     stack.push(() => hasher.close());
     await hasher.warmUp();
@@ -96,6 +109,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
     const users = orm.em.getRepository(User);
     const challenges = orm.em.getRepository(OtpChallenge);
+    const sessions = new SessionService({ sessions: orm.em.getRepository(AuthSession), tokens, clock, limits: config.sessions, logger });
     const phones = new PhonePolicy(config.phones);
     const sendGuard = new SendGuard(
       {
@@ -109,6 +123,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       challenges,
       users,
       tokens,
+      sessions,
       provider: sinch.gateway,
       sendGuard,
       wrongCodesPerUser: budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600),
@@ -118,7 +133,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     });
     const auth = new AuthService({ users, hasher, phones, otp, clock, logger });
 
-    const schema = await buildAppSchema({ auth, otp, tokens }, { policies: config.rateLimits.policies, store: limiterStore.store });
+    const schema = await buildAppSchema({ auth, otp, sessions }, { policies: config.rateLimits.policies, store: limiterStore.store });
     const apollo = createApollo(schema, { production: config.nodeEnv === 'production', limits: config.graphql });
     await apollo.start();
     stack.push(() => apollo.stop());
@@ -129,6 +144,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
       clock: () => clock.now(),
     });
+    const janitor = new Janitor({ em: orm.em, clock, logger, intervalSeconds: config.cleanupIntervalSeconds });
+    if (options.scheduleCleanup !== false) janitor.start();
+    stack.push(() => janitor.stop());
+
     serveHttp(server, {
       apollo,
       logger,
@@ -137,12 +156,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       jwks: () => tokens.jwks(),
       trustProxy: proxyAddr.compile(config.trustProxy),
       callbacks: { path: config.sinchCallbackPath, handle: callbacks },
+      cors: new CorsPolicy(config.cors),
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
     // Again, so that an orderly stop closes HTTP first, before Apollo and the database.
     stack.push(() => close(server));
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, stop };
+    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, janitor, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -6,7 +6,6 @@ import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
 import { normalizeEmail, requireEmail } from '../validation/email';
-import type { User } from '../users/user.entity';
 import type { UserRepository } from '../users/user.repository';
 import { utf8Length } from '../validation/text';
 
@@ -58,12 +57,5 @@ export class AuthService {
     const matches = await hasher.verifyOrBurn(password.slice(0, MAX_PASSWORD_BYTES), user?.passwordHash);
     if (!user || !matches) throw new AppError('INVALID_CREDENTIALS');
     return otp.open(user, phones.channelsFor(user.phoneNumber));
-  }
-
-  async findUser(userId: string): Promise<User> {
-    const user = await this.deps.users.findOne(userId);
-    // A valid token for a user that no longer exists is as good as no token.
-    if (!user) throw new AppError('UNAUTHENTICATED');
-    return user;
   }
 }

@@ -1,5 +1,7 @@
 import { Field, InputType, ObjectType } from 'type-graphql';
 import { OtpChannel } from '../otp/otp.types';
+import type { SessionGrant } from '../sessions/session.service';
+import { SessionType } from '../sessions/session.types';
 import { UserType } from '../users/user.type';
 
 @InputType()
@@ -54,4 +56,26 @@ export class AuthPayload {
 
   @Field(() => UserType)
   user!: UserType;
+
+  @Field({ description: 'Opaque and single-use: refreshSession answers a new one.' })
+  refreshToken!: string;
+
+  @Field({ description: 'This refresh token stops working then if unused.' })
+  refreshExpiresAt!: Date;
+
+  @Field(() => SessionType)
+  session!: SessionType;
+
+  /** Every AuthPayload belongs to the session its tokens are of: `current` is true. */
+  static from(grant: SessionGrant): AuthPayload {
+    return Object.assign(new AuthPayload(), {
+      accessToken: grant.accessToken,
+      tokenType: 'Bearer',
+      expiresAt: grant.expiresAt,
+      user: UserType.from(grant.user),
+      refreshToken: grant.refreshToken,
+      refreshExpiresAt: grant.refreshExpiresAt,
+      session: SessionType.from(grant.session, true),
+    });
+  }
 }

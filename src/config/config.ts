@@ -1,5 +1,5 @@
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
-import { parsePrivateKey } from '../tokens/signing-key';
+import { parsePrivateKey, parseVerificationKeys } from '../tokens/signing-key';
 
 /**
  * Every setting the service reads, validated once at start-up. A malformed variable, or one that
@@ -23,16 +23,43 @@ export interface Config {
   sinchBreaker: { failureThreshold: number; resetTimeoutMs: number };
   /** Where Sinch posts its callbacks (set the same URL path in the Sinch dashboard). */
   sinchCallbackPath: string;
-  jwt: { privateKey?: string; issuer: string; audience: string };
+  jwt: {
+    privateKey?: string;
+    /** More keys accepted when verifying and published in the JWKS (key rotation). */
+    verificationKeys?: string;
+    issuer: string;
+    audience: string;
+  };
   bcryptCost: number;
   phones: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] };
   limits: FlowLimits;
+  sessions: SessionLimits;
   abuse: AbuseLimits;
   rateLimits: RateLimitConfig;
   graphql: GraphQLLimits;
   /** proxy-addr trust list: whose X-Forwarded-For to believe. Empty: nobody's. */
   trustProxy: string[];
   maxBodyBytes: number;
+  cors: CorsConfig;
+  /** How often each replica tries to delete expired rows (one replica at a time does the work). */
+  cleanupIntervalSeconds: number;
+}
+
+/** Lifetimes of sessions and their refresh tokens (contract, "Limits added"). */
+export interface SessionLimits {
+  refreshTokenTtlSeconds: number;
+  sessionMaxTtlSeconds: number;
+  refreshReuseGraceSeconds: number;
+}
+
+/** Which browser origins may call /graphql. */
+export interface CorsConfig {
+  /** Exact origins (`scheme://host[:port]`, normalised). */
+  origins: string[];
+  /** `*`: any origin (refused in production). */
+  anyOrigin: boolean;
+  /** The development default: any port on http://localhost and http://127.0.0.1. */
+  anyLocalhostPort: boolean;
 }
 
 /** Limits across pending tokens: per phone number, per user, per country calling code. */
@@ -57,6 +84,8 @@ export const RATE_LIMIT_POLICIES = {
   verifyOtpPerIp: { variable: 'RATE_LIMIT_VERIFY_OTP_PER_IP', fallback: '60/3600' },
   otpStatusPerIp: { variable: 'RATE_LIMIT_OTP_STATUS_PER_IP', fallback: '120/60' },
   mePerIp: { variable: 'RATE_LIMIT_ME_PER_IP', fallback: '600/60' },
+  refreshSessionPerIp: { variable: 'RATE_LIMIT_REFRESH_SESSION_PER_IP', fallback: '60/60' },
+  sessionsPerIp: { variable: 'RATE_LIMIT_SESSIONS_PER_IP', fallback: '300/60' },
 } as const;
 
 export type RateLimitPolicy = keyof typeof RATE_LIMIT_POLICIES;
@@ -131,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     sinchCallbackPath: read.path('SINCH_CALLBACK_PATH', '/sinch/callbacks'),
     jwt: {
       privateKey: read.string('JWT_PRIVATE_KEY'),
+      verificationKeys: read.string('JWT_VERIFICATION_KEYS'),
       issuer: read.string('JWT_ISSUER') ?? 'sinch-2fa',
       audience: read.string('JWT_AUDIENCE') ?? 'sinch-2fa-clients',
     },
@@ -145,7 +175,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxWrongCodesPerToken: read.int('OTP_MAX_WRONG_CODES_PER_TOKEN', 5, 1, 20),
       maxSendsPerToken: read.int('OTP_MAX_SENDS_PER_TOKEN', 3, 1, 10),
       resendCooldownSeconds: read.int('OTP_RESEND_COOLDOWN_SECONDS', 30, 0, 3600),
-      accessTokenTtlSeconds: read.int('ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
+      accessTokenTtlSeconds: read.int('ACCESS_TOKEN_TTL_SECONDS', 900, 1, 86_400),
+    },
+    sessions: {
+      refreshTokenTtlSeconds: read.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 1, 366 * 86_400),
+      sessionMaxTtlSeconds: read.int('SESSION_MAX_TTL_SECONDS', 30 * 86_400, 1, 366 * 86_400),
+      refreshReuseGraceSeconds: read.int('REFRESH_REUSE_GRACE_SECONDS', 30, 0, 3600),
     },
     abuse: {
       phoneSendsPerHour: read.int('OTP_SENDS_PER_PHONE_PER_HOUR', 5, 1, 1000),
@@ -168,6 +203,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     trustProxy: read.list('TRUST_PROXY'),
     maxBodyBytes: read.int('MAX_BODY_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
+    cors: read.cors('CORS_ORIGINS', production),
+    cleanupIntervalSeconds: read.int('CLEANUP_INTERVAL_SECONDS', 600, 10, 86_400),
   };
   if (config.rateLimits.store === 'redis' && !config.rateLimits.redisUrl) read.problem('REDIS_URL', 'is required when RATE_LIMIT_STORE=redis');
 
@@ -177,6 +214,13 @@ export function loadConfig(env: Env = process.env): Config {
       parsePrivateKey(config.jwt.privateKey);
     } catch (error) {
       read.problem('JWT_PRIVATE_KEY', (error as Error).message);
+    }
+  }
+  if (config.jwt.verificationKeys) {
+    try {
+      parseVerificationKeys(config.jwt.verificationKeys);
+    } catch (error) {
+      read.problem('JWT_VERIFICATION_KEYS', (error as Error).message);
     }
   }
   if (production) {
@@ -271,6 +315,29 @@ class EnvReader {
     return { limit: Number(match[1]), durationSeconds: Number(match[2]) };
   }
 
+  /**
+   * `CORS_ORIGINS`: comma-separated origins, or `*` outside production. Unset: in development any
+   * localhost port plus the hosted Apollo Sandbox; in production no browser origin at all.
+   */
+  cors(name: string, production: boolean): CorsConfig {
+    const raw = this.string(name);
+    if (raw === undefined) {
+      return production
+        ? { origins: [], anyOrigin: false, anyLocalhostPort: false }
+        : { origins: ['https://studio.apollographql.com'], anyOrigin: false, anyLocalhostPort: true };
+    }
+    const items = this.list(name);
+    const anyOrigin = items.includes('*');
+    if (anyOrigin && production) this.problem(name, 'may not be * when NODE_ENV=production: list the origins of your apps');
+    const origins: string[] = [];
+    for (const item of items.filter((i) => i !== '*')) {
+      const origin = parseOrigin(item);
+      if (origin) origins.push(origin);
+      else this.problem(name, `must list origins such as https://app.example.com (scheme, host and port only; got "${item}")`);
+    }
+    return { origins, anyOrigin, anyLocalhostPort: false };
+  }
+
   countries(name: string): CountryCode[] | undefined {
     const raw = this.string(name);
     if (raw === undefined) return undefined;
@@ -282,4 +349,17 @@ class EnvReader {
     if (unknown.length > 0) this.problem(name, `has unknown ISO 3166-1 alpha-2 codes: ${unknown.join(', ')}`);
     return codes as CountryCode[];
   }
+}
+
+/** `scheme://host[:port]` as browsers send it in `Origin`, or undefined when `value` is not just that. */
+function parseOrigin(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  const bare = (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username && !url.password;
+  if (!bare || (url.protocol !== 'http:' && url.protocol !== 'https:') || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/?$/i.test(value)) return undefined;
+  return url.origin;
 }

@@ -9,17 +9,18 @@ import type { AuthService } from '../auth/auth.service';
 import { AppError } from '../errors/app-error';
 import { OtpResolver } from '../otp/otp.resolver';
 import type { OtpService } from '../otp/otp.service';
-import type { TokenService } from '../tokens/token-service';
+import { SessionResolver } from '../sessions/session.resolver';
+import type { SessionService } from '../sessions/session.service';
 import { UserResolver } from '../users/user.resolver';
 import type { GraphQLContext } from './context';
 
 export interface SchemaServices {
   auth: AuthService;
   otp: OtpService;
-  tokens: TokenService;
+  sessions: SessionService;
 }
 
-export const RESOLVERS = [AuthResolver, OtpResolver, UserResolver] as const;
+export const RESOLVERS = [AuthResolver, OtpResolver, SessionResolver, UserResolver] as const;
 
 /** What the schema is made of, with or without services behind it (see print-schema.ts). */
 export function schemaOptions(policies: Record<RateLimitPolicy, Window>) {
@@ -39,22 +40,27 @@ export async function buildAppSchema(
   const instances = new Map<Function, unknown>([
     [AuthResolver, new AuthResolver(services.auth)],
     [OtpResolver, new OtpResolver(services.otp)],
-    [UserResolver, new UserResolver(services.auth)],
+    [SessionResolver, new SessionResolver(services.sessions)],
+    [UserResolver, new UserResolver()],
   ]);
   const schema = await buildSchema({
     ...schemaOptions(limits.policies),
     container: { get: (resolverClass) => instances.get(resolverClass) },
-    authChecker: accessTokenChecker(services.tokens),
+    authChecker: accessTokenChecker(services.sessions),
   });
   return applyRateLimits(schema, limits.policies, limits.store);
 }
 
-/** `@Authorized()` fields need `Authorization: Bearer <access token>`; anything else is refused. */
-function accessTokenChecker(tokens: TokenService): AuthChecker<GraphQLContext> {
+/**
+ * `@Authorized()` fields need `Authorization: Bearer <access token>` of a live session; anything
+ * else is refused. Checked once per request, however many such fields it asks for.
+ */
+function accessTokenChecker(sessions: SessionService): AuthChecker<GraphQLContext> {
   return async ({ context }) => {
+    if (context.viewer) return true;
     const match = /^Bearer\s+(\S+)$/i.exec(context.authorization?.trim() ?? '');
     if (!match) throw new AppError('UNAUTHENTICATED');
-    context.viewer = await tokens.verifyAccess(match[1]);
+    context.viewer = await sessions.authenticate(match[1]);
     return true;
   };
 }

@@ -5,6 +5,9 @@ import type { Logger } from 'pino';
 import { logContext } from '../logging/logger';
 import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
+import { headerText } from '../validation/text';
+import type { CorsPolicy } from './cors';
+import { canonicalAddress } from '../rate-limits/ip-bucket';
 
 export interface HttpDependencies {
   apollo: ApolloServer<GraphQLContext>;
@@ -16,6 +19,8 @@ export interface HttpDependencies {
   trustProxy: (address: string, hop: number) => boolean;
   /** Sinch's callbacks: verified and answered by the Sinch module, on the raw body. */
   callbacks: { path: string; handle: (request: RawRequest) => Promise<{ status: number; body?: object }> };
+  /** Which browser origins may call /graphql. */
+  cors: CorsPolicy;
   /** Runs one request inside its own unit of work (a forked EntityManager). */
   withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
 }
@@ -28,6 +33,7 @@ export interface RawRequest {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+export const JWKS_MAX_AGE_SECONDS = 300;
 
 /**
  * A server that listens before the service is assembled (the emulator must know where to send
@@ -93,9 +99,13 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
     case '/.well-known/jwks.json':
-      res.setHeader('cache-control', 'public, max-age=300');
+      // Verifiers may cache the keys this long: a new key is added here at least this long before it signs.
+      res.setHeader('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
+      // Public keys: any page may read them.
+      res.setHeader('access-control-allow-origin', '*');
       return sendJson(res, 200, deps.jwks());
     case '/graphql':
+      if (deps.cors.handle(req, res) === 'preflight answered') return;
       return serveGraphQL(deps, req, res, url, requestId);
     case deps.callbacks.path:
       return serveCallback(deps, req, res, url);
@@ -124,12 +134,16 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
   const response = await deps.withRequestScope(() =>
     deps.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsedBody },
-      context: async () => ({
-        requestId,
-        logger: deps.logger,
-        ip: proxyAddr(req, deps.trustProxy),
-        authorization: req.headers.authorization,
-      }),
+      context: async () => {
+        const ip = canonicalAddress(proxyAddr(req, deps.trustProxy));
+        return {
+          requestId,
+          logger: deps.logger,
+          ip,
+          client: { ip, userAgent: headerText(req.headers['user-agent']) },
+          authorization: req.headers.authorization,
+        };
+      },
     }),
   );
   res.statusCode = response.status ?? 200;

@@ -13,6 +13,7 @@ const REDACTED_KEYS = [
   'token',
   'pendingToken',
   'accessToken',
+  'refreshToken',
   'authorization',
   'Authorization',
   'secret',

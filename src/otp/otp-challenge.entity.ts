@@ -71,6 +71,7 @@ export class OtpChallenge {
   codeExpiresAt?: Date | null;
 
   /** The pending token's expiry. */
+  @Index()
   @Property({ type: 'datetime' })
   expiresAt!: Date;
 

@@ -1,6 +1,6 @@
-import { Arg, Directive, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Directive, Mutation, Query, Resolver } from 'type-graphql';
 import { AuthPayload } from '../auth/auth.types';
-import { UserType } from '../users/user.type';
+import type { GraphQLContext } from '../graphql/context';
 import { OtpDispatch, OtpStatus, RequestOtpInput, VerifyOtpInput } from './otp.types';
 import type { OtpService } from './otp.service';
 
@@ -22,8 +22,7 @@ export class OtpResolver {
 
   @Directive('@verifyOtpPerIp')
   @Mutation(() => AuthPayload)
-  async verifyOtp(@Arg('input', () => VerifyOtpInput) input: VerifyOtpInput): Promise<AuthPayload> {
-    const session = await this.otp.verify(input.pendingToken, input.code);
-    return { accessToken: session.accessToken, tokenType: 'Bearer', expiresAt: session.expiresAt, user: UserType.from(session.user) };
+  async verifyOtp(@Arg('input', () => VerifyOtpInput) input: VerifyOtpInput, @Ctx() ctx: GraphQLContext): Promise<AuthPayload> {
+    return AuthPayload.from(await this.otp.verify(input.pendingToken, input.code, ctx.client));
   }
 }

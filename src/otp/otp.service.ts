@@ -4,7 +4,7 @@ import type { FlowLimits } from '../config/config';
 import { AppError, badInput } from '../errors/app-error';
 import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
-import { addSeconds, secondsUntil, type Clock } from '../time/clock';
+import { addSeconds, earliest, latest, secondsUntil, type Clock } from '../time/clock';
 import type { SecondFactor, TokenService } from '../tokens/token-service';
 import type { User } from '../users/user.entity';
 import type { UserRepository } from '../users/user.repository';
@@ -14,6 +14,7 @@ import { normalizeCode } from './otp-code';
 import { type OtpProvider, type ProviderMethod, SendOutcomeUnknown } from './otp-provider';
 import type { SendGuard } from './send-guard';
 import type { Budget } from '../rate-limits/budget';
+import type { ClientInfo, SessionGrant, SessionService } from '../sessions/session.service';
 
 export interface PendingAuthResult {
   pendingToken: string;
@@ -37,12 +38,6 @@ export interface ResendState {
   deliveryFailed: boolean;
 }
 
-export interface SessionResult {
-  accessToken: string;
-  expiresAt: Date;
-  user: User;
-}
-
 export const CHANNEL_METHOD: Record<Channel, { method: ProviderMethod; amr: SecondFactor }> = {
   SMS: { method: 'sms', amr: 'sms' },
   VOICE: { method: 'callout', amr: 'tel' },
@@ -55,6 +50,7 @@ export class OtpService {
       challenges: OtpChallengeRepository;
       users: UserRepository;
       tokens: TokenService;
+      sessions: SessionService;
       provider: OtpProvider;
       sendGuard: SendGuard;
       /** Wrong codes per user across pending tokens: logging in again does not refill it. */
@@ -122,7 +118,7 @@ export class OtpService {
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
     const sent = (await challenges.recordSent(challenge.id, { verificationId, channel, codeExpiresAt }))!;
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
-    return { channel, expiresAt: minDate(codeExpiresAt, sent.expiresAt), ...this.resendState(sent, now) };
+    return { channel, expiresAt: earliest(codeExpiresAt, sent.expiresAt), ...this.resendState(sent, now) };
   }
 
   /** For clients that poll after a send: has the code been reported undelivered, when to resend. */
@@ -137,7 +133,7 @@ export class OtpService {
     const sendsLeft = challenge.sendCount < limits.maxSendsPerToken;
     const cooldownEnd = challenge.lastSentAt ? addSeconds(challenge.lastSentAt, limits.resendCooldownSeconds) : now;
     // With no sends left, nothing is available before the pending token expires.
-    const resendAvailableAt = !sendsLeft ? challenge.expiresAt : deliveryFailed ? now : maxDate(cooldownEnd, now);
+    const resendAvailableAt = !sendsLeft ? challenge.expiresAt : deliveryFailed ? now : latest(cooldownEnd, now);
     return {
       resendAvailableAt,
       voiceAvailableAt: sendsLeft && challenge.channels.includes('VOICE') ? resendAvailableAt : null,
@@ -146,8 +142,9 @@ export class OtpService {
     };
   }
 
-  async verify(pendingToken: string, rawCode: string): Promise<SessionResult> {
-    const { challenges, users, tokens, provider, wrongCodesPerUser, clock, limits, logger } = this.deps;
+  /** The right code upgrades the pending token into a new session. */
+  async verify(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
+    const { challenges, users, sessions, provider, wrongCodesPerUser, clock, limits, logger } = this.deps;
     const challenge = await this.liveChallenge(pendingToken);
     if (!challenge.verificationId || !challenge.channel || !challenge.codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
     const code = normalizeCode(rawCode);
@@ -191,13 +188,16 @@ export class OtpService {
     }
 
     await wrongCodesPerUser.giveBack(userId);
-    if (!(await challenges.consume(challenge.id, clock.now())))
-      throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
-    await users.markPhoneVerified(userId, now);
-    const user = await users.findOneOrFail(userId, { refresh: true });
-    const access = await tokens.issueAccess({ userId: user.id, secondFactor: amr });
-    logger.info({ challengeId: challenge.id, userId: user.id }, 'second factor verified');
-    return { accessToken: access.token, expiresAt: access.expiresAt, user };
+    // The pending token is spent, the number proven and the session begun together, or none of them.
+    const grant = await challenges.getEntityManager().transactional(async () => {
+      if (!(await challenges.consume(challenge.id, clock.now()))) {
+        throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
+      }
+      await users.markPhoneVerified(userId, now);
+      return sessions.begin(await users.findOneOrFail(userId, { refresh: true }), ['pwd', amr], client);
+    });
+    logger.info({ challengeId: challenge.id, userId, sessionId: grant.session.id }, 'second factor verified: session begun');
+    return grant;
   }
 
   /** The challenge behind a pending token, if that token may still be used. */
@@ -233,12 +233,4 @@ export class OtpService {
       (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken);
     return new AppError(attemptsUsedUp ? 'OTP_ATTEMPTS_EXCEEDED' : 'UNAUTHENTICATED');
   }
-}
-
-function minDate(a: Date, b: Date): Date {
-  return a <= b ? a : b;
-}
-
-function maxDate(a: Date, b: Date): Date {
-  return a >= b ? a : b;
 }

@@ -23,6 +23,8 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   verifyOtpPerIp: (_args, context) => ipBucket(context.ip),
   otpStatusPerIp: (_args, context) => ipBucket(context.ip),
   mePerIp: (_args, context) => ipBucket(context.ip),
+  refreshSessionPerIp: (_args, context) => ipBucket(context.ip),
+  sessionsPerIp: (_args, context) => ipBucket(context.ip),
 };
 
 /**

@@ -13,3 +13,11 @@ export function addSeconds(date: Date, seconds: number): Date {
 export function secondsUntil(later: Date, now: Date): number {
   return Math.max(1, Math.ceil((later.getTime() - now.getTime()) / 1000));
 }
+
+export function earliest(a: Date, b: Date): Date {
+  return a <= b ? a : b;
+}
+
+export function latest(a: Date, b: Date): Date {
+  return a >= b ? a : b;
+}

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { AppError } from '../errors/app-error';
-import { addSeconds, type Clock } from '../time/clock';
-import type { SigningKey } from './signing-key';
+import { addSeconds, earliest, type Clock } from '../time/clock';
+import { isUuid } from '../validation/text';
+import type { SigningKey, VerificationKey } from './signing-key';
 
 /** RFC 9068's type for access tokens; pending tokens get their own, and their own audience. */
 const ACCESS_TYP = 'at+jwt';
@@ -19,19 +20,40 @@ export interface TokenSettings {
   accessTokenTtlSeconds: number;
 }
 
+/** What an access token stands for: a user, in a session, with how and when they proved it. */
+export interface AccessClaims {
+  userId: string;
+  sessionId: string;
+  amr: string[];
+  /** When the second factor was last proven in the session (`auth_time`). */
+  authTime: Date;
+}
+
+/**
+ * Signs with one key and verifies with it and the verification keys (tokens signed before a key
+ * rotation keep working until they expire). A token is verified only with the key its `kid` names.
+ */
 export class TokenService {
   private readonly pendingAudience: string;
+  private readonly keys = new Map<string, VerificationKey>();
 
   constructor(
-    private readonly key: SigningKey,
+    private readonly signingKey: SigningKey,
+    verificationKeys: VerificationKey[],
     private readonly settings: TokenSettings,
     private readonly clock: Clock,
   ) {
     this.pendingAudience = `${settings.audience}:pending-2fa`;
+    for (const key of [signingKey, ...verificationKeys]) {
+      const known = this.keys.get(key.kid);
+      if (known && !known.publicKey.equals(key.publicKey)) throw new Error(`two different JWT keys share the kid "${key.kid}"`);
+      if (!known) this.keys.set(key.kid, key);
+    }
   }
 
+  /** The public keys: the signing key first, then the verification keys. */
   jwks(): { keys: object[] } {
-    return { keys: [this.key.publicJwk] };
+    return { keys: [...this.keys.values()].map((key) => key.publicJwk) };
   }
 
   /** A pending token is only a pointer to its challenge (`jti`); the challenge holds the state. */
@@ -39,38 +61,53 @@ export class TokenService {
     return this.sign(PENDING_TYP, this.pendingAudience, input.userId, input.challengeId, input.expiresAt, {});
   }
 
-  async issueAccess(input: { userId: string; secondFactor: SecondFactor }): Promise<{ token: string; expiresAt: Date }> {
-    const expiresAt = addSeconds(this.now(), this.settings.accessTokenTtlSeconds);
-    const amr = ['pwd', input.secondFactor];
-    const token = await this.sign(ACCESS_TYP, this.settings.audience, input.userId, randomUUID(), expiresAt, { amr });
+  /** Lives the access lifetime, but never past `notAfter` (the session's end). */
+  async issueAccess(claims: AccessClaims, notAfter: Date): Promise<{ token: string; expiresAt: Date }> {
+    const lifetimeEnd = addSeconds(this.now(), this.settings.accessTokenTtlSeconds);
+    const expiresAt = wholeSeconds(earliest(lifetimeEnd, notAfter));
+    const token = await this.sign(ACCESS_TYP, this.settings.audience, claims.userId, randomUUID(), expiresAt, {
+      sid: claims.sessionId,
+      auth_time: Math.floor(claims.authTime.getTime() / 1000),
+      amr: claims.amr,
+    });
     return { token, expiresAt };
   }
 
   async verifyPending(token: string): Promise<{ userId: string; challengeId: string }> {
     const payload = await this.verify(token, PENDING_TYP, this.pendingAudience);
-    return { userId: payload.sub!, challengeId: payload.jti! };
+    if (!isUuid(payload.sub) || !isUuid(payload.jti)) throw new AppError('UNAUTHENTICATED', { cause: new Error('claims of the wrong shape') });
+    return { userId: payload.sub, challengeId: payload.jti };
   }
 
-  async verifyAccess(token: string): Promise<{ userId: string }> {
-    const payload = await this.verify(token, ACCESS_TYP, this.settings.audience);
-    return { userId: payload.sub! };
+  async verifyAccess(token: string): Promise<AccessClaims> {
+    const { sub, sid, auth_time: authTime, amr } = await this.verify(token, ACCESS_TYP, this.settings.audience);
+    // A well-signed token is still checked for shape: its claims become database parameters.
+    const wellFormed =
+      isUuid(sub) &&
+      isUuid(sid) &&
+      Number.isSafeInteger(authTime) &&
+      (authTime as number) >= 0 &&
+      Array.isArray(amr) &&
+      amr.every((method) => typeof method === 'string');
+    if (!wellFormed) throw new AppError('UNAUTHENTICATED', { cause: new Error('claims of the wrong shape') });
+    return { userId: sub, sessionId: sid, amr: amr as string[], authTime: new Date((authTime as number) * 1000) };
   }
 
   private now(): Date {
-    // JWT times are whole seconds; truncating keeps `expiresAt` equal to the token's `exp`.
-    return new Date(Math.floor(this.clock.now().getTime() / 1000) * 1000);
+    return wholeSeconds(this.clock.now());
   }
 
   private sign(typ: string, audience: string, sub: string, jti: string, expiresAt: Date, claims: JWTPayload) {
+    const { alg, kid, privateKey } = this.signingKey;
     return new SignJWT(claims)
-      .setProtectedHeader({ alg: this.key.alg, kid: this.key.kid, typ })
+      .setProtectedHeader({ alg, kid, typ })
       .setIssuer(this.settings.issuer)
       .setAudience(audience)
       .setSubject(sub)
       .setJti(jti)
       .setIssuedAt(this.now())
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-      .sign(this.key.privateKey);
+      .sign(privateKey);
   }
 
   /** Every failure is the same UNAUTHENTICATED to the client; the cause is kept for the log. */
@@ -79,18 +116,31 @@ export class TokenService {
       throw new AppError('UNAUTHENTICATED');
     }
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, this.key.publicKey, {
-        algorithms: [this.key.alg],
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
+        algorithms: ['EdDSA', 'ES256'],
         issuer: this.settings.issuer,
         audience,
         typ,
         requiredClaims: ['sub', 'jti', 'exp', 'iat'],
         currentDate: this.clock.now(),
       });
-      if (protectedHeader.kid !== this.key.kid) throw new Error('unknown kid');
+      // jose accepts an `iat` in the future; a token we issued never has one.
+      if ((payload.iat as number) > this.clock.now().getTime() / 1000 + 60) throw new Error('issued in the future');
       return payload;
     } catch (cause) {
       throw new AppError('UNAUTHENTICATED', { cause });
     }
   }
+
+  /** Only the key the token names, and only with that key's own algorithm. */
+  private keyFor(header: JWTHeaderParameters) {
+    const key = header.kid === undefined ? undefined : this.keys.get(header.kid);
+    if (!key || key.alg !== header.alg) throw new joseErrors.JWKSNoMatchingKey();
+    return key.publicKey;
+  }
+}
+
+/** JWT times are whole seconds; truncating keeps an advertised `expiresAt` equal to the token's `exp`. */
+function wholeSeconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

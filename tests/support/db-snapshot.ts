@@ -6,8 +6,8 @@ export async function snapshotDatabase(url: string): Promise<string> {
   await client.connect();
   try {
     const parts: string[] = [];
-    for (const table of ['app_user', 'otp_challenge']) {
-      const { rows } = await client.query(`select coalesce(string_agg(t::text, E'\\n' order by t.id), '') as dump from ${table} t`);
+    for (const table of ['app_user', 'otp_challenge', 'auth_session', 'refresh_token']) {
+      const { rows } = await client.query(`select coalesce(string_agg(t::text, E'\\n' order by t::text), '') as dump from ${table} t`);
       parts.push(`${table}:\n${rows[0].dump}`);
     }
     return parts.join('\n');

@@ -18,8 +18,20 @@ export interface TestApp {
   /** The last code the emulator sent to a number. */
   codeFor(e164: string): string;
   /** register → requestOtp → verifyOtp, returning what a client would keep. */
-  signUp(user?: Partial<TestUser>): Promise<{ accessToken: string; user: TestUser }>;
+  signUp(user?: Partial<TestUser>, headers?: Record<string, string>): Promise<SignedIn>;
+  /** login → requestOtp → verifyOtp for an existing user: a new session. */
+  signIn(user: TestUser, headers?: Record<string, string>): Promise<SignedIn>;
   stop(): Promise<void>;
+}
+
+/** What verifyOtp answers (the AuthPayload), and who signed in. */
+export interface SignedIn {
+  accessToken: string;
+  refreshToken: string;
+  refreshExpiresAt: string;
+  expiresAt: string;
+  session: { id: string; createdAt: string; expiresAt: string; authenticatedAt: string; amr: string[]; current: boolean };
+  user: TestUser;
 }
 
 export interface TestUser {
@@ -49,9 +61,14 @@ export function newUser(): TestUser {
  * The real service (real config parsing, real PostgreSQL in a scratch database, the emulator
  * over HTTP) on a random port, with a controllable clock and a cheap bcrypt cost.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createScratchDatabase();
-  const clock = new TestClock();
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { database?: { url: string; drop: () => Promise<void> }; clock?: TestClock } = {},
+): Promise<TestApp> {
+  // A database passed in outlives this app (key rotation restarts on one database); it is not dropped here.
+  const database = options.database ?? (await createScratchDatabase());
+  const dropDatabase = options.database ? async () => {} : database.drop;
+  const clock = options.clock ?? new TestClock();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
@@ -73,13 +90,26 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       },
     },
   });
-  const app = await startApp(config, { logger, clock, signingKey: await generateEphemeralKey() });
+  const app = await startApp(config, {
+    logger,
+    clock,
+    // A fresh key per app, unless the test is about the configured keys.
+    signingKey: env.JWT_PRIVATE_KEY ? undefined : await generateEphemeralKey(),
+    scheduleCleanup: false,
+  });
   const gql = graphqlClient(app.url);
 
   const codeFor = (e164: string) => {
     const code = app.emulator?.lastCodeFor(e164);
     if (!code) throw new Error(`the emulator sent no code to ${e164}`);
     return code;
+  };
+
+  const secondFactor = async (pendingToken: string, user: TestUser, headers: Record<string, string>): Promise<SignedIn> => {
+    await gql(REQUEST_OTP, { input: { pendingToken } }, headers);
+    const verified = await gql(VERIFY_OTP, { input: { pendingToken, code: codeFor(user.phoneNumber) } }, headers);
+    if (!verified.data) throw new Error(`verifyOtp failed: ${JSON.stringify(verified.errors)}`);
+    return { ...verified.data.verifyOtp, user };
   };
 
   return {
@@ -89,19 +119,19 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     databaseUrl: database.url,
     logs,
     codeFor,
-    async signUp(overrides = {}) {
+    async signUp(overrides = {}, headers = {}) {
       const user = { ...newUser(), ...overrides };
-      const registered = await gql(REGISTER, { input: user });
+      const registered = await gql(REGISTER, { input: user }, headers);
       const pendingToken = registered.data?.register.pendingToken;
       if (!pendingToken) throw new Error(`register failed: ${JSON.stringify(registered.errors)}`);
-      await gql(REQUEST_OTP, { input: { pendingToken } });
-      const verified = await gql(VERIFY_OTP, { input: { pendingToken, code: codeFor(user.phoneNumber) } });
-      if (!verified.data) throw new Error(`verifyOtp failed: ${JSON.stringify(verified.errors)}`);
-      return { accessToken: verified.data.verifyOtp.accessToken, user };
+      return secondFactor(pendingToken, user, headers);
+    },
+    async signIn(user, headers = {}) {
+      return secondFactor(await loginPending(gql, user), user, headers);
     },
     async stop() {
       await app.stop();
-      await database.drop();
+      await dropDatabase();
     },
   };
 }

@@ -1,0 +1,84 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Clock } from '../time/clock';
+
+/** Any constant shared by every replica: the key of the advisory lock that elects one cleaner. */
+const LOCK_KEY = 0x5e55_1011;
+/** Rows deleted per statement, so no single transaction holds many locks for long. */
+const BATCH = 1000;
+
+/** What expired and can go: nothing here is ever accepted again, so deleting it changes no answer. */
+const EXPIRED = [
+  // Sessions past their absolute or idle end (their refresh tokens go with them, by cascade).
+  { table: 'auth_session', where: 'expires_at <= ? or idle_expires_at <= ?' },
+  // Refresh tokens past their own end, used up or not (an expired token is refused either way).
+  { table: 'refresh_token', where: 'expires_at <= ?' },
+  // Pending sign-ins whose pending token has expired.
+  { table: 'otp_challenge', where: 'expires_at <= ?' },
+] as const;
+
+export type CleanupResult = Record<(typeof EXPIRED)[number]['table'], number>;
+
+/**
+ * Deletes expired rows on a schedule, inside the service (no cron). Every replica runs the
+ * schedule; a transaction-scoped advisory lock lets one of them work at a time, and a replica
+ * that finds the lock taken skips its turn. Deleting what is already gone is harmless, so even
+ * two cleaners at once could break nothing; the lock only saves the duplicate work.
+ */
+export class Janitor {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+
+  constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger; intervalSeconds: number }) {}
+
+  /** The first run comes after a random part of the interval, so replicas started together spread out. */
+  start(): void {
+    const schedule = (delayMs: number) => {
+      this.timer = setTimeout(() => {
+        this.running = this.runOnce()
+          .catch((err: unknown) => this.deps.logger.warn({ err }, 'cleanup of expired rows failed; retrying at the next interval'))
+          .finally(() => schedule(this.deps.intervalSeconds * 1000));
+      }, delayMs);
+      this.timer.unref();
+    };
+    schedule(Math.random() * this.deps.intervalSeconds * 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass: batches until nothing expired is left, or another replica holds the lock. Null when skipped. */
+  async runOnce(): Promise<CleanupResult | null> {
+    const now = this.deps.clock.now();
+    const total = Object.fromEntries(EXPIRED.map(({ table }) => [table, 0])) as CleanupResult;
+    for (let pass = 0; ; pass++) {
+      const batch = await this.deps.em.fork().transactional(async (tx) => {
+        const [{ locked }] = await tx.execute<[{ locked: boolean }]>('select pg_try_advisory_xact_lock(?) as locked', [LOCK_KEY]);
+        if (!locked) return null;
+        const deleted: number[] = [];
+        for (const { table, where } of EXPIRED) {
+          const params = where
+            .split('?')
+            .slice(1)
+            .map(() => now);
+          const sql = `delete from "${table}" where ctid in (select ctid from "${table}" where ${where} limit ${BATCH})`;
+          const result: unknown = await tx.execute(sql, params, 'run');
+          deleted.push((result as { affectedRows: number }).affectedRows);
+        }
+        return deleted;
+      });
+      // Another replica holds the lock: it carries on from here.
+      if (!batch) return pass === 0 ? null : total;
+      EXPIRED.forEach(({ table }, i) => {
+        total[table] += batch[i];
+      });
+      if (batch.every((count) => count < BATCH)) break;
+    }
+    const deleted = Object.values(total).reduce((a, b) => a + b, 0);
+    if (deleted > 0) this.deps.logger.info({ deleted: total }, 'expired rows deleted');
+    return total;
+  }
+}
