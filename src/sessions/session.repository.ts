@@ -18,18 +18,22 @@ export class SessionRepository extends EntityRepository<AuthSession> {
   }
 
   /**
-   * A refresh token with its session and user, both rows locked until the transaction ends:
-   * concurrent refreshes of one session take turns, so each sees what the one before did.
+   * The session a refresh token belongs to, with its user, locked until the transaction ends.
+   * Everything that changes a session's tokens (rotation, reuse, logout, revocation) takes the
+   * session's row first, so they take turns in one order and cannot deadlock.
    */
-  lockRefreshToken(tokenHash: string): Promise<RefreshToken | null> {
-    return this.em
-      .createQueryBuilder(RefreshToken, 'rt')
+  lockByRefreshToken(tokenHash: string): Promise<AuthSession | null> {
+    return this.createQueryBuilder('s')
       .select('*')
-      .joinAndSelect('rt.session', 's')
       .joinAndSelect('s.user', 'u')
-      .where({ tokenHash })
-      .setLockMode(LockMode.PESSIMISTIC_WRITE, ['rt', 's'])
+      .where('s.id = (select rt.session_id from refresh_token rt where rt.token_hash = ?)', [tokenHash])
+      .setLockMode(LockMode.PESSIMISTIC_WRITE, ['s'])
       .getSingleResult();
+  }
+
+  /** Read after the session's lock is held, so it reflects every rotation committed before. */
+  findRefreshToken(tokenHash: string): Promise<RefreshToken | null> {
+    return this.em.findOne(RefreshToken, { tokenHash }, { refresh: true });
   }
 
   /** Ends live sessions of a user (one, or all but `except`): deleted with their refresh tokens. */

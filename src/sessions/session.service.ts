@@ -80,7 +80,7 @@ export class SessionService {
 
   /**
    * Rotation: the presented token is used up and a new one issued, in one transaction that holds
-   * the token's and the session's rows. A used-up token presented again within the grace period
+   * the session's row. A used-up token presented again within the grace period
    * (two tabs racing) gets a pair of its own for the same session; later, it ends the session.
    */
   async refresh(presentedToken: unknown, client: ClientInfo): Promise<SessionGrant> {
@@ -88,9 +88,10 @@ export class SessionService {
     const { sessions, clock, limits, logger } = this.deps;
     const now = clock.now();
     const outcome = await this.em.transactional(async (tx) => {
-      const presented = await sessions.lockRefreshToken(hashRefreshToken(presentedToken));
-      if (!presented) return { kind: 'refused', cause: 'unknown refresh token' } as const;
-      const { session } = presented;
+      const hash = hashRefreshToken(presentedToken);
+      const session = await sessions.lockByRefreshToken(hash);
+      const presented = session && (await sessions.findRefreshToken(hash));
+      if (!session || !presented) return { kind: 'refused', cause: 'unknown refresh token' } as const;
       if (presented.expiresAt <= now || !isLive(session, now)) return { kind: 'refused', cause: 'refresh token or session expired' } as const;
       if (presented.usedAt && now.getTime() > presented.usedAt.getTime() + limits.refreshReuseGraceSeconds * 1000) {
         await tx.nativeDelete(AuthSession, { id: session.id });

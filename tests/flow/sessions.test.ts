@@ -151,6 +151,39 @@ describe('sessions: a sign-in begins one, refresh tokens rotate it', () => {
     for (const secret of [victim.refreshToken, rotated.refreshToken]) expect(t.logs.join('\n')).not.toContain(secret);
   });
 
+  it('ends the session however a replay and a legitimate refresh interleave, and never answers 500', async () => {
+    for (let trial = 0; trial < 5; trial++) {
+      const signedIn = await t.signUp();
+      const rotated = (await refresh(signedIn.refreshToken)).data!.refreshSession;
+      t.clock.advance(31);
+      const [replay, legit] = await Promise.all([refresh(signedIn.refreshToken), refresh(rotated.refreshToken)]);
+      expect([replay.status, legit.status]).toEqual([200, 200]);
+      expect(codeOf(replay)).toBe('UNAUTHENTICATED');
+      // Whichever came first, nothing of the session works afterwards.
+      const survivor = legit.data?.refreshSession;
+      if (survivor) {
+        expect(codeOf(await me(survivor.accessToken))).toBe('UNAUTHENTICATED');
+        expect(codeOf(await refresh(survivor.refreshToken))).toBe('UNAUTHENTICATED');
+      } else {
+        expect(codeOf(legit)).toBe('UNAUTHENTICATED');
+      }
+    }
+  });
+
+  it('leaves nothing of a session that logs out while it refreshes', async () => {
+    for (let trial = 0; trial < 5; trial++) {
+      const signedIn = await t.signUp();
+      const [, refreshed] = await Promise.all([
+        t.gql('mutation { logout }', {}, { authorization: `Bearer ${signedIn.accessToken}` }),
+        refresh(signedIn.refreshToken),
+      ]);
+      const survivor = refreshed.data?.refreshSession;
+      if (survivor) expect(codeOf(await refresh(survivor.refreshToken))).toBe('UNAUTHENTICATED');
+      else expect(codeOf(refreshed)).toBe('UNAUTHENTICATED');
+      expect(codeOf(await me(signedIn.accessToken))).toBe('UNAUTHENTICATED');
+    }
+  });
+
   it('refuses the same way, and changes nothing, for unknown, malformed, oversized and expired tokens', async () => {
     const live = await t.signUp();
     const expired = await t.signUp();

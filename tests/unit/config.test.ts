@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config';
+import { CorsPolicy } from '../../src/http/cors';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -79,5 +80,67 @@ describe('loadConfig', () => {
   it('refuses to start in production without a database, Sinch credentials and a key', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems.map((p) => p.split(' ')[0])).toEqual(['DATABASE_URL', 'SINCH_APPLICATION_KEY', 'JWT_PRIVATE_KEY']);
+  });
+
+  it('has the session defaults of the contract, each configurable down to 1 second', () => {
+    expect(loadConfig({}).sessions).toEqual({ refreshTokenTtlSeconds: 14 * 86_400, sessionMaxTtlSeconds: 30 * 86_400, refreshReuseGraceSeconds: 30 });
+    expect(loadConfig({ REFRESH_TOKEN_TTL_SECONDS: '1', SESSION_MAX_TTL_SECONDS: '1', REFRESH_REUSE_GRACE_SECONDS: '1' }).sessions).toEqual({
+      refreshTokenTtlSeconds: 1,
+      sessionMaxTtlSeconds: 1,
+      refreshReuseGraceSeconds: 1,
+    });
+    expect(
+      problemsOf({ REFRESH_TOKEN_TTL_SECONDS: '0', SESSION_MAX_TTL_SECONDS: '-5', REFRESH_REUSE_GRACE_SECONDS: '1.5' }).map((p) => p.split(' ')[0]),
+    ).toEqual(['REFRESH_TOKEN_TTL_SECONDS', 'SESSION_MAX_TTL_SECONDS', 'REFRESH_REUSE_GRACE_SECONDS']);
+  });
+
+  it('checks JWT_VERIFICATION_KEYS: a JSON array of JWKs or PEM blocks, public or private, Ed25519 or P-256', () => {
+    const ed = generateKeyPairSync('ed25519');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pems = [ed.publicKey.export({ type: 'spki', format: 'pem' }), ec.privateKey.export({ type: 'pkcs8', format: 'pem' })].join('');
+    expect(problemsOf({ JWT_VERIFICATION_KEYS: pems })).toEqual([]);
+    expect(
+      problemsOf({ JWT_VERIFICATION_KEYS: JSON.stringify([ed.publicKey.export({ format: 'jwk' }), ec.privateKey.export({ format: 'jwk' })]) }),
+    ).toEqual([]);
+    for (const bad of [
+      'garbage',
+      '[]',
+      '[{"kty":"OKP"}]',
+      '{"kty":"OKP"}',
+      `${pems}trailing`,
+      rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ]) {
+      expect(problemsOf({ JWT_VERIFICATION_KEYS: bad })).toEqual([expect.stringMatching(/^JWT_VERIFICATION_KEYS /)]);
+    }
+  });
+
+  it('allows browsers from localhost and the hosted Sandbox in development, from nowhere in production unless listed', () => {
+    const development = new CorsPolicy(loadConfig({}).cors);
+    for (const origin of ['http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost', 'https://studio.apollographql.com']) {
+      expect(development.allows(origin)).toBe(true);
+    }
+    for (const origin of [
+      'https://localhost:5173',
+      'http://localhost.evil.com',
+      'http://evil.com',
+      'null',
+      'https://studio.apollographql.com.evil.com',
+    ]) {
+      expect(development.allows(origin)).toBe(false);
+    }
+    const required = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', SINCH_APPLICATION_KEY: 'k', SINCH_APPLICATION_SECRET: 'c2VjcmV0' };
+    const jwt = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const production = { ...required, JWT_PRIVATE_KEY: jwt };
+    expect(new CorsPolicy(loadConfig(production).cors).allows('http://localhost:5173')).toBe(false);
+    const listed = new CorsPolicy(loadConfig({ ...production, CORS_ORIGINS: 'https://app.example.com, https://Admin.Example.com:8443/' }).cors);
+    expect(listed.allows('https://app.example.com')).toBe(true);
+    expect(listed.allows('https://admin.example.com:8443')).toBe(true);
+    expect(listed.allows('http://app.example.com')).toBe(false);
+    expect(problemsOf({ ...production, CORS_ORIGINS: '*' })).toEqual([expect.stringMatching(/^CORS_ORIGINS may not be \*/)]);
+    expect(new CorsPolicy(loadConfig({ CORS_ORIGINS: '*' }).cors).allows('https://anything.example')).toBe(true);
+    for (const bad of ['app.example.com', 'https://app.example.com/path', 'ftp://x.example', 'https://u:p@x.example']) {
+      expect(problemsOf({ CORS_ORIGINS: bad })).toEqual([expect.stringMatching(/^CORS_ORIGINS /)]);
+    }
   });
 });

@@ -1,0 +1,92 @@
+import pg from 'pg';
+import pino from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Janitor } from '../../src/maintenance/janitor';
+import { codeOf } from '../support/graphql-client';
+import { REFRESH_SESSION } from '../support/operations';
+import { loginPending, useTestApp } from '../support/test-app';
+
+async function count(databaseUrl: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      'select (select count(*) from auth_session)::int as sessions, (select count(*) from refresh_token)::int as tokens, (select count(*) from otp_challenge)::int as challenges',
+    );
+    return rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the service deletes what has expired, by itself', () => {
+  const t = useTestApp({ REFRESH_TOKEN_TTL_SECONDS: '600', SESSION_MAX_TTL_SECONDS: '3600' });
+  const refresh = (token: string) => t.gql(REFRESH_SESSION, { input: { refreshToken: token } });
+
+  it('deletes idle sessions, expired refresh tokens and expired pending sign-ins; keeps everything live', async () => {
+    const idle = await t.signUp();
+    const active = await t.signUp();
+    await loginPending(t.gql, active.user); // a sign-in never finished
+    t.clock.advance(300);
+    const rotated = (await refresh(active.refreshToken)).data!.refreshSession;
+    expect(await count(t.databaseUrl)).toEqual({ sessions: 2, tokens: 3, challenges: 3 });
+
+    t.clock.advance(301); // 601 s: the idle session, the first token of the active one and every challenge have expired
+    const result = await t.app.janitor.runOnce();
+    // The idle session's refresh token went with it (cascade): only the active session's used-up one is counted.
+    expect(result).toEqual({ auth_session: 1, refresh_token: 1, otp_challenge: 3 });
+    expect(await count(t.databaseUrl)).toEqual({ sessions: 1, tokens: 1, challenges: 0 });
+
+    // Nothing that still worked was touched, and nothing deleted was still usable.
+    expect((await refresh(rotated.refreshToken)).errors).toBeUndefined();
+    expect(codeOf(await refresh(idle.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(await t.app.janitor.runOnce()).toEqual({ auth_session: 0, refresh_token: 0, otp_challenge: 0 });
+  });
+
+  it('lets one replica clean at a time: concurrent passes share the work without error', async () => {
+    for (let i = 0; i < 5; i++) await loginPending(t.gql, (await t.signUp()).user);
+    t.clock.advance(3601);
+    const expired = await count(t.databaseUrl);
+    const replicas = Array.from(
+      { length: 4 },
+      () => new Janitor({ em: t.app.orm.em, clock: t.clock, logger: pino({ level: 'silent' }), intervalSeconds: 60 }),
+    );
+    const results = await Promise.all(replicas.map((janitor) => janitor.runOnce()));
+    const done = results.filter((r) => r !== null);
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    const total = (table: 'auth_session' | 'otp_challenge') => done.reduce((sum, r) => sum + r![table], 0);
+    expect(total('auth_session')).toBe(expired.sessions);
+    expect(total('otp_challenge')).toBe(expired.challenges);
+    expect(await count(t.databaseUrl)).toEqual({ sessions: 0, tokens: 0, challenges: 0 });
+  });
+});
+
+describe('the cleanup schedule', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runs a first pass within one interval, then one per interval, until stopped', async () => {
+    vi.useFakeTimers();
+    const janitor = new Janitor({ em: undefined as never, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), intervalSeconds: 60 });
+    const pass = vi.spyOn(janitor, 'runOnce').mockResolvedValue(null);
+    janitor.start();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(pass).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(pass).toHaveBeenCalledTimes(2);
+    await janitor.stop();
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(pass).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps its schedule after a pass that failed', async () => {
+    vi.useFakeTimers();
+    const janitor = new Janitor({ em: undefined as never, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), intervalSeconds: 60 });
+    const pass = vi.spyOn(janitor, 'runOnce').mockRejectedValue(new Error('database unavailable'));
+    janitor.start();
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(pass).toHaveBeenCalledTimes(2);
+    await janitor.stop();
+  });
+});
