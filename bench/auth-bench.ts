@@ -1,20 +1,26 @@
 // npm run bench: figures for the claims the README makes.
 //  1. login timing: unknown email vs wrong password (account enumeration by timing);
 //  2. event-loop delay while logins hash (bcrypt runs in worker threads);
-//  3. the whole flow, register → requestOtp → verifyOtp, sequentially.
+//  3. the whole flow, register → requestOtp → verifyOtp, sequentially;
+//  4. `me` under load (16 at a time), and what its session check costs: the live session and the
+//     user in one query, against a read of the user alone.
 // Real service, real PostgreSQL (embedded, or DATABASE_URL), the emulator. BCRYPT_COST defaults to 12.
 import 'reflect-metadata';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { decodeJwt } from 'jose';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startApp } from '../src/app';
 import { loadConfig, RATE_LIMIT_POLICIES } from '../src/config/config';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { createLogger } from '../src/logging/logger';
+import { AuthSession } from '../src/sessions/session.entity';
 import { generateEphemeralKey } from '../src/tokens/signing-key';
+import { User } from '../src/users/user.entity';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
+const ME_REQUESTS = Number(process.env.BENCH_ME_REQUESTS ?? 4000);
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'sinch-2fa-bench-'));
@@ -100,12 +106,71 @@ async function main(): Promise<void> {
     const f = stats(flows);
     console.log('\n3. register → requestOtp → verifyOtp (one bcrypt hash; emulator on loopback)');
     console.log(`   median ${f.median.toFixed(1)} ms, p90 ${f.p90.toFixed(1)} ms over ${flows.length} flows`);
+    // 4. `me`: every bearer request checks its session is live; the user comes in the same query.
+    const phoneNumber = '+447400900999';
+    const reg = await gql(register, { i: { email: `me.${stamp}@example.com`, password: 'correct horse battery', phoneNumber } });
+    const pendingToken = reg.data.register.pendingToken;
+    await gql('mutation($i: RequestOtpInput!) { requestOtp(input: $i) { channel } }', { i: { pendingToken } });
+    const verified = await gql('mutation($i: VerifyOtpInput!) { verifyOtp(input: $i) { accessToken } }', {
+      i: { pendingToken, code: app.emulator!.lastCodeFor(phoneNumber) },
+    });
+    const signedIn = verified.data.verifyOtp.accessToken as string;
+    const load = await meLoad(app.url, signedIn, 16, ME_REQUESTS);
+    console.log(`\n4. me, ${ME_REQUESTS} requests, 16 concurrent (load generator in the same process)`);
+    console.log(`   ${load.perSecond.toFixed(0)} requests/s; latency median ${load.median.toFixed(2)} ms, p99 ${load.p99.toFixed(2)} ms`);
+    const queries = await compareReads(app, signedIn);
+    console.log('   one query per me, timed alone (median of 2000 each, interleaved):');
+    console.log(`   session + user (what me runs) ${queries.sessionAndUser.toFixed(0)} µs; user alone ${queries.userAlone.toFixed(0)} µs`);
     console.log(`\nmemory: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (service and bench in one process)`);
   } finally {
     await app.stop();
     await embedded?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** `concurrency` clients asking `me` back to back until `total` answers have come. */
+async function meLoad(url: string, accessToken: string, concurrency: number, total: number) {
+  const body = JSON.stringify({ query: '{ me { id email } }' });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` };
+  const latencies: number[] = [];
+  let sent = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (sent < total) {
+        sent += 1;
+        const t0 = performance.now();
+        const res = (await (await fetch(url, { method: 'POST', headers, body })).json()) as { data?: { me?: unknown } };
+        if (!res.data?.me) throw new Error('me failed');
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const s = stats(latencies);
+  return { perSecond: (total * 1000) / (performance.now() - started), median: s.median, p99: at(latencies, 0.99) };
+}
+
+/** The query `me` runs (live session joined with its user) against a plain read of the user. */
+async function compareReads(app: Awaited<ReturnType<typeof startApp>>, accessToken: string) {
+  const { sub, sid } = decodeJwt(accessToken) as { sub: string; sid: string };
+  const sessionAndUser: number[] = [];
+  const userAlone: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const em = app.orm.em.fork();
+    let t0 = performance.now();
+    if (!(await em.getRepository(AuthSession).findUserOfLiveSession(sid, sub, new Date()))) throw new Error('no live session');
+    sessionAndUser.push(performance.now() - t0);
+    t0 = performance.now();
+    if (!(await em.fork().findOne(User, sub))) throw new Error('no user');
+    userAlone.push(performance.now() - t0);
+  }
+  return { sessionAndUser: stats(sessionAndUser).median * 1000, userAlone: stats(userAlone).median * 1000 };
+}
+
+function at(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 function stats(values: number[]) {

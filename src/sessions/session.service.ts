@@ -27,9 +27,8 @@ export interface SessionGrant {
   user: User;
 }
 
-/** A bearer request's caller: the token's claims, and its live session and user (one query). */
+/** A bearer request's caller: the token's claims, and the user, read with the session check. */
 export interface Viewer extends AccessClaims {
-  session: AuthSession;
   user: User;
 }
 
@@ -66,7 +65,7 @@ export class SessionService {
       user,
       createdAt: now,
       lastUsedAt: now,
-      expiresAt: wholeSecondsAfter(now, limits.sessionMaxTtlSeconds),
+      expiresAt: addSeconds(now, limits.sessionMaxTtlSeconds),
       idleExpiresAt: now,
       authenticatedAt: now,
       amr,
@@ -115,9 +114,9 @@ export class SessionService {
   /** The caller of a bearer request, refused once its session has ended. */
   async authenticate(accessToken: string): Promise<Viewer> {
     const claims = await this.deps.tokens.verifyAccess(accessToken);
-    const session = await this.deps.sessions.findLive(claims.sessionId, claims.userId, this.deps.clock.now());
-    if (!session) throw new AppError('UNAUTHENTICATED', { cause: new Error('session ended') });
-    return { ...claims, session, user: session.user };
+    const user = await this.deps.sessions.findUserOfLiveSession(claims.sessionId, claims.userId, this.deps.clock.now());
+    if (!user) throw new AppError('UNAUTHENTICATED', { cause: new Error('session ended') });
+    return { ...claims, user };
   }
 
   /** The user's live sessions, newest first. */
@@ -141,7 +140,7 @@ export class SessionService {
   /** A new refresh token for the session (its next link), renewing the session's idle end. */
   private chain(session: AuthSession, previousHash: string | null, now: Date, client: ClientInfo): { token: string; expiresAt: Date } {
     const { token, hash } = newRefreshToken();
-    const lifetimeEnd = wholeSecondsAfter(now, this.deps.limits.refreshTokenTtlSeconds);
+    const lifetimeEnd = addSeconds(now, this.deps.limits.refreshTokenTtlSeconds);
     const expiresAt = earliest(lifetimeEnd, session.expiresAt);
     this.em.create(RefreshToken, { tokenHash: hash, session, previousHash, createdAt: now, expiresAt, usedAt: null });
     session.lastUsedAt = now;
@@ -170,9 +169,4 @@ export class SessionService {
 
 function isLive(session: AuthSession, now: Date): boolean {
   return session.expiresAt > now && session.idleExpiresAt > now;
-}
-
-/** Expiries are whole seconds, like a JWT's `exp`, so an advertised time equals the token's. */
-function wholeSecondsAfter(now: Date, seconds: number): Date {
-  return new Date(Math.floor(addSeconds(now, seconds).getTime() / 1000) * 1000);
 }

@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
 import { snapshotDatabase } from '../support/db-snapshot';
-import { LOGIN, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
+import {
+  LOGIN,
+  LOGOUT,
+  LOGOUT_EVERYWHERE,
+  ME,
+  REFRESH_SESSION,
+  REGISTER,
+  REQUEST_OTP,
+  REVOKE_SESSION,
+  SESSIONS,
+  VERIFY_OTP,
+} from '../support/operations';
 import { loginPending, newUser, startTestApp, type TestApp, useTestApp } from '../support/test-app';
 
 const NASTY_STRINGS = [
@@ -31,10 +42,11 @@ function expectCleanError(res: GraphQLResponse, code: string | string[]): void {
 describe('bad input never changes the database nor answers 500', () => {
   let t: TestApp;
   let existing: Awaited<ReturnType<TestApp['signUp']>>['user'];
+  let accessToken: string;
   let before: string;
   beforeAll(async () => {
     t = await startTestApp();
-    existing = (await t.signUp()).user;
+    ({ user: existing, accessToken } = await t.signUp());
     before = await snapshotDatabase(t.databaseUrl);
   });
   afterAll(() => t?.stop());
@@ -89,6 +101,31 @@ describe('bad input never changes the database nor answers 500', () => {
   it.each(NASTY_STRINGS)('requestOtp and verifyOtp refuse pending token %j', async (pendingToken) => {
     expectCleanError(await t.gql(REQUEST_OTP, { input: { pendingToken } }), 'UNAUTHENTICATED');
     expectCleanError(await t.gql(VERIFY_OTP, { input: { pendingToken, code: '123456' } }), 'UNAUTHENTICATED');
+  });
+
+  it.each(NASTY_STRINGS)('refreshSession refuses refresh token %j', async (refreshToken) => {
+    expectCleanError(await t.gql(REFRESH_SESSION, { input: { refreshToken } }), 'UNAUTHENTICATED');
+  });
+
+  it.each(NASTY_STRINGS)('revokeSession answers false for session id %j', async (sessionId) => {
+    const res = await t.gql(REVOKE_SESSION, { input: { sessionId } }, { authorization: `Bearer ${accessToken}` });
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({ revokeSession: false });
+  });
+
+  // Only what a client can put in a header: fetch refuses control and non-Latin-1 characters itself.
+  it.each(NASTY_STRINGS.filter((s) => /^[\x20-\x7e]*$/.test(s)))('every bearer operation refuses the bearer token %j', async (token) => {
+    for (const query of [ME, SESSIONS, LOGOUT, LOGOUT_EVERYWHERE]) {
+      expectCleanError(await t.gql(query, {}, { authorization: `Bearer ${token}` }), 'UNAUTHENTICATED');
+    }
+  });
+
+  it.each([
+    ['a refresh token of the wrong type', REFRESH_SESSION, { input: { refreshToken: 12345 } }],
+    ['a session id of the wrong type', REVOKE_SESSION, { input: { sessionId: { id: 1 } } }],
+    ['a missing refresh token', REFRESH_SESSION, { input: {} }],
+  ])('answers BAD_USER_INPUT for %s', async (_name, query, variables) => {
+    expectCleanError(await t.gql(query, variables, { authorization: `Bearer ${accessToken}` }), 'BAD_USER_INPUT');
   });
 
   it.each([
