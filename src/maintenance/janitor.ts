@@ -11,8 +11,9 @@ const BATCH = 1000;
 const EXPIRED = [
   // Sessions past their absolute or idle end (their refresh tokens go with them, by cascade).
   { table: 'auth_session', where: 'expires_at <= ? or idle_expires_at <= ?' },
-  // Refresh tokens past their own end, used up or not (an expired token is refused either way).
-  { table: 'refresh_token', where: 'expires_at <= ?' },
+  // Unused refresh tokens past their own end (abandoned branches). Used-up ones stay with their
+  // session: presenting one after the grace period must still end the session.
+  { table: 'refresh_token', where: 'used_at is null and expires_at <= ?' },
   // Pending sign-ins whose pending token has expired.
   { table: 'otp_challenge', where: 'expires_at <= ?' },
 ] as const;

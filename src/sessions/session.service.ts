@@ -91,11 +91,14 @@ export class SessionService {
       const session = await sessions.lockByRefreshToken(hash);
       const presented = session && (await sessions.findRefreshToken(hash));
       if (!session || !presented) return { kind: 'refused', cause: 'unknown refresh token' } as const;
-      if (presented.expiresAt <= now || !isLive(session, now)) return { kind: 'refused', cause: 'refresh token or session expired' } as const;
+      if (!canMintTokens(session, now)) return { kind: 'refused', cause: 'session expired' } as const;
+      // A used-up token after the grace period is a copy in other hands, whether or not it has
+      // expired since: the session ends. (Used-up tokens are kept as long as their session.)
       if (presented.usedAt && now.getTime() > presented.usedAt.getTime() + limits.refreshReuseGraceSeconds * 1000) {
         await tx.nativeDelete(AuthSession, { id: session.id });
         return { kind: 'reused', sessionId: session.id, userId: session.user.id } as const;
       }
+      if (presented.expiresAt <= now) return { kind: 'refused', cause: 'refresh token expired' } as const;
       presented.usedAt ??= now;
       const refresh = this.chain(session, presented.tokenHash, now, client);
       return { kind: 'rotated', session, refresh } as const;
@@ -167,6 +170,12 @@ export class SessionService {
   }
 }
 
-function isLive(session: AuthSession, now: Date): boolean {
-  return session.expiresAt > now && session.idleExpiresAt > now;
+/**
+ * Live, and with at least a whole second left: an access token's `exp` is a whole second no later
+ * than the session's end, so a session in its last fraction of a second could only mint a token
+ * that is expired on arrival.
+ */
+function canMintTokens(session: AuthSession, now: Date): boolean {
+  const end = Math.min(session.expiresAt.getTime(), session.idleExpiresAt.getTime());
+  return Math.floor(end / 1000) * 1000 > now.getTime();
 }

@@ -23,24 +23,31 @@ describe('the service deletes what has expired, by itself', () => {
   const t = useTestApp({ REFRESH_TOKEN_TTL_SECONDS: '600', SESSION_MAX_TTL_SECONDS: '3600' });
   const refresh = (token: string) => t.gql(REFRESH_SESSION, { input: { refreshToken: token } });
 
-  it('deletes idle sessions, expired refresh tokens and expired pending sign-ins; keeps everything live', async () => {
+  it('deletes idle sessions, abandoned refresh tokens and expired pending sign-ins; keeps everything live', async () => {
     const idle = await t.signUp();
     const active = await t.signUp();
     await loginPending(t.gql, active.user); // a sign-in never finished
     t.clock.advance(300);
     const rotated = (await refresh(active.refreshToken)).data!.refreshSession;
-    expect(await count(t.databaseUrl)).toEqual({ sessions: 2, tokens: 3, challenges: 3 });
+    await refresh(active.refreshToken); // a second tab within the grace period: a branch nobody uses again
+    t.clock.advance(500);
+    const latest = (await refresh(rotated.refreshToken)).data!.refreshSession;
+    expect(await count(t.databaseUrl)).toEqual({ sessions: 2, tokens: 5, challenges: 3 });
 
-    t.clock.advance(301); // 601 s: the idle session, the first token of the active one and every challenge have expired
+    // 901 s: the idle session, the abandoned branch and every challenge have expired.
+    t.clock.advance(101);
     const result = await t.app.janitor.runOnce();
-    // The idle session's refresh token went with it (cascade): only the active session's used-up one is counted.
+    // The idle session's refresh token went with it (cascade); used-up tokens stay with their live session.
     expect(result).toEqual({ auth_session: 1, refresh_token: 1, otp_challenge: 3 });
-    expect(await count(t.databaseUrl)).toEqual({ sessions: 1, tokens: 1, challenges: 0 });
+    expect(await count(t.databaseUrl)).toEqual({ sessions: 1, tokens: 3, challenges: 0 });
 
     // Nothing that still worked was touched, and nothing deleted was still usable.
-    expect((await refresh(rotated.refreshToken)).errors).toBeUndefined();
     expect(codeOf(await refresh(idle.refreshToken))).toBe('UNAUTHENTICATED');
+    const next = (await refresh(latest.refreshToken)).data!.refreshSession;
     expect(await t.app.janitor.runOnce()).toEqual({ auth_session: 0, refresh_token: 0, otp_challenge: 0 });
+    // The oldest used-up token, long expired, was kept: its replay is still recognised and ends the session.
+    expect(codeOf(await refresh(active.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await refresh(next.refreshToken))).toBe('UNAUTHENTICATED');
   });
 
   it('lets one replica clean at a time: concurrent passes share the work without error', async () => {

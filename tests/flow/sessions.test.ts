@@ -6,6 +6,7 @@ import { snapshotDatabase } from '../support/db-snapshot';
 import { codeOf } from '../support/graphql-client';
 import { ME, REFRESH_SESSION, SESSIONS } from '../support/operations';
 import { type SignedIn, useTestApp } from '../support/test-app';
+import { TestClock } from '../support/test-clock';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -244,5 +245,41 @@ describe('session lifetimes', () => {
     // 1500 s after sign-in: over, however fresh the last refresh.
     t.clock.advance(151);
     expect(codeOf(await refresh(token))).toBe('UNAUTHENTICATED');
+  });
+
+  it('ends the session when a used-up token is replayed after the grace period, even once that token has expired', async () => {
+    const signedIn = await t.signUp();
+    t.clock.advance(300);
+    const rotated = (await refresh(signedIn.refreshToken)).data!.refreshSession;
+    t.clock.advance(400); // the first token's own end (600 s) has passed; the session lives on
+    expect((await me(rotated.accessToken)).data?.me).toBeTruthy();
+    expect(codeOf(await refresh(signedIn.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await me(rotated.accessToken))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await refresh(rotated.refreshToken))).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses an unused token past its own end, and ends nothing', async () => {
+    const signedIn = await t.signUp();
+    t.clock.advance(300);
+    const rotated = (await refresh(signedIn.refreshToken)).data!.refreshSession;
+    const branch = (await refresh(signedIn.refreshToken)).data!.refreshSession; // within the grace period
+    t.clock.advance(250);
+    const kept = (await refresh(rotated.refreshToken)).data!.refreshSession;
+    t.clock.advance(351); // the branch's token (600 s from its birth) has expired unused
+    expect(codeOf(await refresh(branch.refreshToken))).toBe('UNAUTHENTICATED');
+    expect((await refresh(kept.refreshToken)).errors).toBeUndefined();
+  });
+});
+
+describe('the last second of a session', () => {
+  // Starts half-way through a second, so the session ends half-way through one too.
+  const t = useTestApp({ SESSION_MAX_TTL_SECONDS: '60' }, { clock: new TestClock(new Date(Math.floor(Date.now() / 1000) * 1000 + 500)) });
+
+  // Regression: a refresh in the session's last fraction of a second answered an access token whose exp had already passed.
+  it('refuses a refresh that could only mint an access token expired on arrival', async () => {
+    const signedIn = await t.signUp();
+    expect(Date.parse(signedIn.session.expiresAt) % 1000).toBe(500);
+    t.clock.advance(59.6); // 100 ms before the end, past the last whole second
+    expect(codeOf(await t.gql(REFRESH_SESSION, { input: { refreshToken: signedIn.refreshToken } }))).toBe('UNAUTHENTICATED');
   });
 });

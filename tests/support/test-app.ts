@@ -148,10 +148,10 @@ export async function loginPending(gql: GraphQLRequest, user: TestUser): Promise
  * One service for a `describe` block: started before its tests, stopped after them. The value
  * returned stands for the running app (it forwards to it once `beforeAll` has run).
  */
-export function useTestApp(env: Record<string, string> = {}): TestApp {
+export function useTestApp(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): TestApp {
   let current: TestApp | undefined;
   beforeAll(async () => {
-    current = await startTestApp(env);
+    current = await startTestApp(env, options);
   });
   afterAll(() => current?.stop());
   return new Proxy({} as TestApp, {
