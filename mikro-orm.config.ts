@@ -4,6 +4,8 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from './src/migrations';
 import { OtpChallenge } from './src/otp/otp-challenge.entity';
 import { RATE_LIMIT_TABLE } from './src/rate-limits/limiter-store';
+import { AuthEvent } from './src/audit/auth-event.entity';
+import { RecoveryCode } from './src/recovery/recovery-code.entity';
 import { RefreshToken } from './src/sessions/refresh-token.entity';
 import { AuthSession } from './src/sessions/session.entity';
 import { User } from './src/users/user.entity';
@@ -16,7 +18,7 @@ import { User } from './src/users/user.entity';
 export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
   return defineConfig({
     clientUrl,
-    entities: [User, OtpChallenge, AuthSession, RefreshToken],
+    entities: [User, OtpChallenge, AuthSession, RefreshToken, RecoveryCode, AuthEvent],
     extensions: [Migrator],
     migrations: { migrationsList, path: 'src/migrations', pathTs: 'src/migrations', allOrNothing: true, snapshot: false },
     // Every unit of work is request-scoped (RequestContext) or explicitly forked.

@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
 import { ormConfig } from '../mikro-orm.config';
+import { AccountService } from './account/account.service';
+import { AuditTrail } from './audit/audit-trail';
 import { AuthService } from './auth/auth.service';
 import type { Config } from './config/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
@@ -16,6 +18,7 @@ import { CorsPolicy } from './http/cors';
 import { createHttpServer, serveHttp } from './http/server';
 import { Janitor } from './maintenance/janitor';
 import { OtpChallenge } from './otp/otp-challenge.entity';
+import { ChallengeCompletion } from './otp/challenge-completion';
 import { OtpService } from './otp/otp.service';
 import { OtpProviderEvents } from './otp/otp-provider-events';
 import { SendGuard } from './otp/send-guard';
@@ -23,6 +26,7 @@ import { AuthSession } from './sessions/session.entity';
 import { SessionService } from './sessions/session.service';
 import { PasswordHasher } from './passwords/password-hasher';
 import { PhonePolicy } from './phones/phone-policy';
+import { RecoveryCodes } from './recovery/recovery-codes';
 import { Budget } from './rate-limits/budget';
 import { LimiterStore } from './rate-limits/limiter-store';
 import { SinchEmulator } from './sinch/emulator/server';
@@ -109,7 +113,9 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
     const users = orm.em.getRepository(User);
     const challenges = orm.em.getRepository(OtpChallenge);
-    const sessions = new SessionService({ sessions: orm.em.getRepository(AuthSession), tokens, clock, limits: config.sessions, logger });
+    const audit = new AuditTrail({ em: orm.em, clock, logger });
+    const recoveryCodes = new RecoveryCodes(orm.em);
+    const sessions = new SessionService({ sessions: orm.em.getRepository(AuthSession), tokens, audit, clock, limits: config.sessions, logger });
     const phones = new PhonePolicy(config.phones);
     const sendGuard = new SendGuard(
       {
@@ -119,21 +125,42 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       },
       logger,
     );
+    const wrongCodesPerUser = budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600);
+    // Password checks of signed-in users count like login's per-email limit.
+    const loginWindow = config.rateLimits.policies.loginPerEmail;
+    const passwordChecksPerUser = budget('passwordChecksPerUser', loginWindow.limit, loginWindow.durationSeconds);
     const otp = new OtpService({
       challenges,
-      users,
       tokens,
-      sessions,
       provider: sinch.gateway,
+      completion: new ChallengeCompletion({ users, sessions, recoveryCodes, audit, clock }),
+      recoveryCodes,
+      audit,
       sendGuard,
-      wrongCodesPerUser: budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600),
+      wrongCodesPerUser,
       clock,
       limits: config.limits,
       logger,
     });
-    const auth = new AuthService({ users, hasher, phones, otp, clock, logger });
+    const auth = new AuthService({ users, hasher, phones, otp, audit, clock, logger });
+    const account = new AccountService({
+      users,
+      otp,
+      sessions,
+      hasher,
+      phones,
+      recoveryCodes,
+      audit,
+      passwordChecksPerUser,
+      perUserBudgets: [wrongCodesPerUser, passwordChecksPerUser],
+      clock,
+      logger,
+    });
 
-    const schema = await buildAppSchema({ auth, otp, sessions }, { policies: config.rateLimits.policies, store: limiterStore.store });
+    const schema = await buildAppSchema(
+      { auth, otp, sessions, account, audit, recoveryCodes },
+      { policies: config.rateLimits.policies, store: limiterStore.store },
+    );
     const apollo = createApollo(schema, { production: config.nodeEnv === 'production', limits: config.graphql });
     await apollo.start();
     stack.push(() => apollo.stop());
@@ -144,7 +171,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
       clock: () => clock.now(),
     });
-    const janitor = new Janitor({ em: orm.em, clock, logger, intervalSeconds: config.cleanupIntervalSeconds });
+    const janitor = new Janitor({
+      em: orm.em,
+      clock,
+      logger,
+      intervalSeconds: config.cleanupIntervalSeconds,
+      auditRetentionDays: config.auditRetentionDays,
+    });
     if (options.scheduleCleanup !== false) janitor.start();
     stack.push(() => janitor.stop());
 

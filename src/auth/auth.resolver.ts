@@ -1,4 +1,5 @@
-import { Arg, Directive, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, Directive, Mutation, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../graphql/context';
 import { LoginInput, PendingAuth, RegisterInput } from './auth.types';
 import type { AuthService } from './auth.service';
 
@@ -8,14 +9,14 @@ export class AuthResolver {
 
   @Directive('@registerPerIp')
   @Mutation(() => PendingAuth)
-  register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<PendingAuth> {
-    return this.auth.register(input) as Promise<PendingAuth>;
+  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: GraphQLContext): Promise<PendingAuth> {
+    return this.auth.register(input, ctx.client) as Promise<PendingAuth>;
   }
 
   @Directive('@loginPerIp')
   @Directive('@loginPerEmail')
   @Mutation(() => PendingAuth)
-  login(@Arg('input', () => LoginInput) input: LoginInput): Promise<PendingAuth> {
-    return this.auth.login(input.email, input.password) as Promise<PendingAuth>;
+  login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: GraphQLContext): Promise<PendingAuth> {
+    return this.auth.login(input.email, input.password, ctx.client) as Promise<PendingAuth>;
   }
 }

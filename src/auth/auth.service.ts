@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error';
 import type { OtpService, PendingAuthResult } from '../otp/otp.service';
-import { normalizePassword, checkNewPassword, MAX_PASSWORD_BYTES } from '../passwords/password-rules';
+import { normalizePassword, checkNewPassword } from '../passwords/password-rules';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
 import { normalizeEmail, requireEmail } from '../validation/email';
 import type { UserRepository } from '../users/user.repository';
-import { utf8Length } from '../validation/text';
+import type { AuditTrail } from '../audit/audit-trail';
+import { AuthEventType } from '../audit/auth-event.entity';
+import type { ClientInfo } from '../http/client-info';
 
 export interface RegisterInput {
   email: string;
@@ -24,13 +26,14 @@ export class AuthService {
       hasher: PasswordHasher;
       phones: PhonePolicy;
       otp: OtpService;
+      audit: AuditTrail;
       clock: Clock;
       logger: Logger;
     },
   ) {}
 
-  async register(input: RegisterInput): Promise<PendingAuthResult> {
-    const { users, hasher, phones, otp, clock, logger } = this.deps;
+  async register(input: RegisterInput, client: ClientInfo): Promise<PendingAuthResult> {
+    const { users, hasher, phones, otp, audit, clock, logger } = this.deps;
     // Field by field, cheapest first, all before any database or bcrypt work.
     const email = requireEmail(input.email);
     const password = normalizePassword(input.password);
@@ -39,23 +42,31 @@ export class AuthService {
     if (await users.findByEmail(email)) throw new AppError('EMAIL_ALREADY_REGISTERED');
 
     const passwordHash = await hasher.hash(password);
-    const user = await users.add({ email, phoneNumber: phone.e164, passwordHash, createdAt: clock.now() });
-    logger.info({ userId: user.id }, 'user registered');
-    return otp.open(user, phone.channels);
+    return users.getEntityManager().transactional(async () => {
+      const user = await users.add({ email, phoneNumber: phone.e164, passwordHash, createdAt: clock.now() });
+      await audit.record({ type: AuthEventType.REGISTERED, userId: user.id, client });
+      logger.info({ userId: user.id }, 'user registered');
+      return otp.open(user, phone.channels);
+    });
   }
 
   /**
    * Unknown email, wrong password and malformed input all answer INVALID_CREDENTIALS after the
    * same bcrypt work, so neither the answer nor its timing tells whether an account exists.
    */
-  async login(rawEmail: string, rawPassword: string): Promise<PendingAuthResult> {
-    const { users, hasher, phones, otp } = this.deps;
+  async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
+    const { users, hasher, phones, otp, audit } = this.deps;
     const email = normalizeEmail(rawEmail);
-    const password = normalizePassword(rawPassword);
-    const wellFormed = email !== undefined && password.length > 0 && utf8Length(password) <= MAX_PASSWORD_BYTES;
-    const user = wellFormed ? await users.findByEmail(email) : null;
-    const matches = await hasher.verifyOrBurn(password.slice(0, MAX_PASSWORD_BYTES), user?.passwordHash);
-    if (!user || !matches) throw new AppError('INVALID_CREDENTIALS');
-    return otp.open(user, phones.channelsFor(user.phoneNumber));
+    const user = email === undefined ? null : await users.findByEmail(email);
+    const matches = await hasher.matches(rawPassword, user?.passwordHash);
+    if (!user || !matches) {
+      // Known emails only (an unknown one has no user to record it for), and not awaited: the
+      // answer must take as long for an unknown email as for a known one. `record` never throws.
+      if (user) void audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' });
+      throw new AppError('INVALID_CREDENTIALS');
+    }
+    const pending = await otp.open(user, phones.channelsFor(user.phoneNumber));
+    await audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client });
+    return pending;
   }
 }

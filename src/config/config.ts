@@ -43,6 +43,8 @@ export interface Config {
   cors: CorsConfig;
   /** How often each replica tries to delete expired rows (one replica at a time does the work). */
   cleanupIntervalSeconds: number;
+  /** Audit events older than this are deleted. */
+  auditRetentionDays: number;
 }
 
 /** Lifetimes of sessions and their refresh tokens (contract, "Limits added"). */
@@ -50,6 +52,8 @@ export interface SessionLimits {
   refreshTokenTtlSeconds: number;
   sessionMaxTtlSeconds: number;
   refreshReuseGraceSeconds: number;
+  /** How recent a proven second factor must be for account changes. */
+  stepUpMaxAgeSeconds: number;
 }
 
 /** Which browser origins may call /graphql. */
@@ -86,6 +90,8 @@ export const RATE_LIMIT_POLICIES = {
   mePerIp: { variable: 'RATE_LIMIT_ME_PER_IP', fallback: '600/60' },
   refreshSessionPerIp: { variable: 'RATE_LIMIT_REFRESH_SESSION_PER_IP', fallback: '60/60' },
   sessionsPerIp: { variable: 'RATE_LIMIT_SESSIONS_PER_IP', fallback: '300/60' },
+  verifyRecoveryCodePerIp: { variable: 'RATE_LIMIT_VERIFY_RECOVERY_CODE_PER_IP', fallback: '30/3600' },
+  accountChangesPerIp: { variable: 'RATE_LIMIT_ACCOUNT_CHANGES_PER_IP', fallback: '30/3600' },
 } as const;
 
 export type RateLimitPolicy = keyof typeof RATE_LIMIT_POLICIES;
@@ -181,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
       refreshTokenTtlSeconds: read.int('REFRESH_TOKEN_TTL_SECONDS', 14 * 86_400, 1, 366 * 86_400),
       sessionMaxTtlSeconds: read.int('SESSION_MAX_TTL_SECONDS', 30 * 86_400, 1, 366 * 86_400),
       refreshReuseGraceSeconds: read.int('REFRESH_REUSE_GRACE_SECONDS', 30, 0, 3600),
+      stepUpMaxAgeSeconds: read.int('STEP_UP_MAX_AGE_SECONDS', 600, 1, 86_400),
     },
     abuse: {
       phoneSendsPerHour: read.int('OTP_SENDS_PER_PHONE_PER_HOUR', 5, 1, 1000),
@@ -205,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: read.int('MAX_BODY_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
     cors: read.cors('CORS_ORIGINS', production),
     cleanupIntervalSeconds: read.int('CLEANUP_INTERVAL_SECONDS', 600, 10, 86_400),
+    auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 400, 1, 36_500),
   };
   if (config.rateLimits.store === 'redis' && !config.rateLimits.redisUrl) read.problem('REDIS_URL', 'is required when RATE_LIMIT_STORE=redis');
 

@@ -16,6 +16,7 @@ export const ERROR_MESSAGES = {
   OTP_ATTEMPTS_EXCEEDED: 'Too many wrong codes. Log in again.',
   OTP_DELIVERY_FAILED: 'The code could not be delivered to this phone number.',
   PROVIDER_UNAVAILABLE: 'The verification provider is unavailable. Try again later.',
+  REAUTHENTICATION_REQUIRED: 'Confirm it is you: verify a code again (reauthenticate) and retry.',
   INTERNAL_SERVER_ERROR: 'Something went wrong on our side.',
 } as const;
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { ClientInfo, Viewer } from '../sessions/session.service';
+import type { ClientInfo } from '../http/client-info';
+import type { Viewer } from '../sessions/session.service';
 
 /** Built per HTTP request by the server; resolvers read nothing else from the transport. */
 export interface GraphQLContext {

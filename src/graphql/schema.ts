@@ -4,7 +4,12 @@ import { type AuthChecker, type BuildSchemaOptions, buildSchema } from 'type-gra
 import type { RateLimitPolicy, Window } from '../config/config';
 import { applyRateLimits, rateLimitDirectiveDefinitions } from '../rate-limits/directives';
 import type { LimiterStore } from '../rate-limits/limiter-store';
+import { AccountResolver } from '../account/account.resolver';
+import type { AccountService } from '../account/account.service';
+import type { AuditTrail } from '../audit/audit-trail';
+import { AuditResolver } from '../audit/audit.resolver';
 import { AuthResolver } from '../auth/auth.resolver';
+import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { AuthService } from '../auth/auth.service';
 import { AppError } from '../errors/app-error';
 import { OtpResolver } from '../otp/otp.resolver';
@@ -18,9 +23,12 @@ export interface SchemaServices {
   auth: AuthService;
   otp: OtpService;
   sessions: SessionService;
+  account: AccountService;
+  audit: AuditTrail;
+  recoveryCodes: RecoveryCodes;
 }
 
-export const RESOLVERS = [AuthResolver, OtpResolver, SessionResolver, UserResolver] as const;
+export const RESOLVERS = [AuthResolver, OtpResolver, SessionResolver, AccountResolver, AuditResolver, UserResolver] as const;
 
 /** What the schema is made of, with or without services behind it (see print-schema.ts). */
 export function schemaOptions(policies: Record<RateLimitPolicy, Window>) {
@@ -41,7 +49,9 @@ export async function buildAppSchema(
     [AuthResolver, new AuthResolver(services.auth)],
     [OtpResolver, new OtpResolver(services.otp)],
     [SessionResolver, new SessionResolver(services.sessions)],
-    [UserResolver, new UserResolver()],
+    [AccountResolver, new AccountResolver(services.account)],
+    [AuditResolver, new AuditResolver(services.audit)],
+    [UserResolver, new UserResolver(services.recoveryCodes)],
   ]);
   const schema = await buildSchema({
     ...schemaOptions(limits.policies),

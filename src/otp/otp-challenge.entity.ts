@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ArrayType, Entity, EntityRepositoryType, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import type { Rel } from '@mikro-orm/core';
 import type { Channel } from '../phones/phone-policy';
+import { AuthSession } from '../sessions/session.entity';
 import { User } from '../users/user.entity';
 import { OtpChallengeRepository } from './otp-challenge.repository';
 
@@ -13,6 +15,16 @@ export enum ChallengeStatus {
   Locked = 'locked',
 }
 
+/** What proving the code is for; a pending token works only for its own purpose. */
+export enum ChallengePurpose {
+  /** Password checked at login or register: the code begins a session. */
+  SignIn = 'sign_in',
+  /** A signed-in user proves the second factor again: the code refreshes the session's authenticatedAt. */
+  StepUp = 'step_up',
+  /** Codes go to a new number: the code switches the user's number. */
+  PhoneChange = 'phone_change',
+}
+
 /**
  * The server-side record behind one pending token (its `jti` is this id): what a login still
  * needs before it becomes a full session. Counters change only through the repository's
@@ -21,7 +33,7 @@ export enum ChallengeStatus {
 @Entity({ tableName: 'otp_challenge', repository: () => OtpChallengeRepository })
 export class OtpChallenge {
   [EntityRepositoryType]?: OtpChallengeRepository;
-  [OptionalProps]?: 'id' | 'status' | 'sendCount' | 'codeAttempts';
+  [OptionalProps]?: 'id' | 'status' | 'sendCount' | 'codeAttempts' | 'purpose';
 
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -32,6 +44,18 @@ export class OtpChallenge {
 
   @Enum({ items: () => ChallengeStatus, nativeEnumName: 'otp_challenge_status' })
   status: ChallengeStatus = ChallengeStatus.Pending;
+
+  @Enum({ items: () => ChallengePurpose, nativeEnumName: 'otp_challenge_purpose' })
+  purpose: ChallengePurpose = ChallengePurpose.SignIn;
+
+  /** Step-up and phone change: the session that asked. Ending it deletes the challenge. */
+  @ManyToOne(() => AuthSession, { nullable: true, deleteRule: 'cascade' })
+  @Index()
+  session?: Rel<AuthSession> | null;
+
+  /** Phone change: the new number (E.164), where the codes go. Otherwise the user's own number. */
+  @Property({ type: 'text', nullable: true })
+  phoneNumber?: string | null;
 
   /** Channels the user's number may receive, decided at login. */
   @Property({ type: ArrayType })
@@ -80,4 +104,9 @@ export class OtpChallenge {
 
   @Property({ type: 'datetime' })
   createdAt!: Date;
+}
+
+/** Where this challenge's codes go: the new number of a phone change, else the user's own. */
+export function destinationOf(challenge: OtpChallenge): string {
+  return challenge.phoneNumber ?? challenge.user.phoneNumber;
 }

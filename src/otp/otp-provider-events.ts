@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../time/clock';
+import { destinationOf } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
-import { CHANNEL_METHOD } from './otp.service';
+import { CHANNEL_METHOD } from './otp-channels';
 import type { ProviderEvents, ProviderMethod } from './otp-provider';
 
 /**
@@ -23,7 +24,7 @@ export class OtpProviderEvents implements ProviderEvents {
     const challenge = await challenges.findBySendReference(input.reference, clock.now());
     const allowed =
       challenge !== null &&
-      challenge.user.phoneNumber === input.phoneNumber &&
+      destinationOf(challenge) === input.phoneNumber &&
       challenge.sendChannel !== null &&
       challenge.sendChannel !== undefined &&
       CHANNEL_METHOD[challenge.sendChannel].method === input.method;

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Directive, Mutation, Query, Resolver } from 'type-graphql';
 import { AuthPayload } from '../auth/auth.types';
 import type { GraphQLContext } from '../graphql/context';
-import { OtpDispatch, OtpStatus, RequestOtpInput, VerifyOtpInput } from './otp.types';
+import { OtpDispatch, OtpStatus, RequestOtpInput, VerifyOtpInput, VerifyRecoveryCodeInput } from './otp.types';
 import type { OtpService } from './otp.service';
 
 @Resolver()
@@ -10,8 +10,8 @@ export class OtpResolver {
 
   @Directive('@requestOtpPerIp')
   @Mutation(() => OtpDispatch)
-  requestOtp(@Arg('input', () => RequestOtpInput) input: RequestOtpInput): Promise<OtpDispatch> {
-    return this.otp.request(input.pendingToken, input.channel) as Promise<OtpDispatch>;
+  requestOtp(@Arg('input', () => RequestOtpInput) input: RequestOtpInput, @Ctx() ctx: GraphQLContext): Promise<OtpDispatch> {
+    return this.otp.request(input.pendingToken, input.channel, ctx.client) as Promise<OtpDispatch>;
   }
 
   @Directive('@otpStatusPerIp')
@@ -24,5 +24,14 @@ export class OtpResolver {
   @Mutation(() => AuthPayload)
   async verifyOtp(@Arg('input', () => VerifyOtpInput) input: VerifyOtpInput, @Ctx() ctx: GraphQLContext): Promise<AuthPayload> {
     return AuthPayload.from(await this.otp.verify(input.pendingToken, input.code, ctx.client));
+  }
+
+  @Directive('@verifyRecoveryCodePerIp')
+  @Mutation(() => AuthPayload, { description: 'A pending token (sign-in or step-up) and one recovery code instead of an SMS/voice code.' })
+  async verifyRecoveryCode(
+    @Arg('input', () => VerifyRecoveryCodeInput) input: VerifyRecoveryCodeInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AuthPayload> {
+    return AuthPayload.from(await this.otp.verifyRecoveryCode(input.pendingToken, input.recoveryCode, ctx.client));
   }
 }

@@ -1,20 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
-import { AppError, badInput } from '../errors/app-error';
+import { AppError, badInput, isAppError } from '../errors/app-error';
+import { isLive } from '../sessions/session.repository';
 import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
 import { addSeconds, earliest, latest, secondsUntil, type Clock } from '../time/clock';
-import type { SecondFactor, TokenService } from '../tokens/token-service';
+import type { TokenService } from '../tokens/token-service';
 import type { User } from '../users/user.entity';
-import type { UserRepository } from '../users/user.repository';
-import { ChallengeStatus, type OtpChallenge } from './otp-challenge.entity';
+import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
+import { CHANNEL_METHOD } from './otp-channels';
 import { normalizeCode } from './otp-code';
-import { type OtpProvider, type ProviderMethod, SendOutcomeUnknown } from './otp-provider';
+import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
 import type { SendGuard } from './send-guard';
 import type { Budget } from '../rate-limits/budget';
-import type { ClientInfo, SessionGrant, SessionService } from '../sessions/session.service';
+import type { ClientInfo } from '../http/client-info';
+import type { SessionGrant } from '../sessions/session.service';
+import type { AuditTrail } from '../audit/audit-trail';
+import { AuthEventType } from '../audit/auth-event.entity';
+import { normalizeRecoveryCode, type RecoveryCodes } from '../recovery/recovery-codes';
+import type { ChallengeCompletion, Proof } from './challenge-completion';
 
 export interface PendingAuthResult {
   pendingToken: string;
@@ -38,20 +44,16 @@ export interface ResendState {
   deliveryFailed: boolean;
 }
 
-export const CHANNEL_METHOD: Record<Channel, { method: ProviderMethod; amr: SecondFactor }> = {
-  SMS: { method: 'sms', amr: 'sms' },
-  VOICE: { method: 'callout', amr: 'tel' },
-};
-
 /** The second factor: a challenge per login, codes sent and checked by the provider. */
 export class OtpService {
   constructor(
     private readonly deps: {
       challenges: OtpChallengeRepository;
-      users: UserRepository;
       tokens: TokenService;
-      sessions: SessionService;
       provider: OtpProvider;
+      completion: ChallengeCompletion;
+      recoveryCodes: RecoveryCodes;
+      audit: AuditTrail;
       sendGuard: SendGuard;
       /** Wrong codes per user across pending tokens: logging in again does not refill it. */
       wrongCodesPerUser: Budget;
@@ -61,19 +63,39 @@ export class OtpService {
     },
   ) {}
 
-  /** After a correct password: a new challenge and the pending token that points at it. */
-  async open(user: User, channels: Channel[]): Promise<PendingAuthResult> {
+  /**
+   * A new challenge and the pending token that points at it: after a correct password (sign-in),
+   * or for a signed-in session (step-up; phone change, whose codes go to `phoneNumber`).
+   */
+  async open(
+    user: User,
+    channels: Channel[],
+    purpose: { kind: ChallengePurpose; sessionId?: string; phoneNumber?: string } = { kind: ChallengePurpose.SignIn },
+  ): Promise<PendingAuthResult> {
     const { challenges, tokens, clock, limits } = this.deps;
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
-    const challenge = challenges.create({ user, channels, createdAt: now, expiresAt: addSeconds(now, limits.pendingTokenTtlSeconds) });
+    const challenge = challenges.create({
+      user,
+      channels,
+      purpose: purpose.kind,
+      session: purpose.sessionId ?? null,
+      phoneNumber: purpose.phoneNumber ?? null,
+      createdAt: now,
+      expiresAt: addSeconds(now, limits.pendingTokenTtlSeconds),
+    });
     await challenges.getEntityManager().persistAndFlush(challenge);
-    const pendingToken = await tokens.issuePending({ userId: user.id, challengeId: challenge.id, expiresAt: challenge.expiresAt });
-    return { pendingToken, expiresAt: challenge.expiresAt, phoneNumberHint: maskPhone(user.phoneNumber), channels };
+    const pendingToken = await tokens.issuePending({
+      userId: user.id,
+      challengeId: challenge.id,
+      expiresAt: challenge.expiresAt,
+      purpose: purpose.kind,
+    });
+    return { pendingToken, expiresAt: challenge.expiresAt, phoneNumberHint: maskPhone(destinationOf(challenge)), channels };
   }
 
-  async request(pendingToken: string, channel: Channel): Promise<DispatchResult> {
-    const { challenges, provider, sendGuard, clock, limits, logger } = this.deps;
+  async request(pendingToken: string, channel: Channel, client: ClientInfo): Promise<DispatchResult> {
+    const { challenges, provider, sendGuard, audit, clock, limits, logger } = this.deps;
     const challenge = await this.liveChallenge(pendingToken);
     if (!challenge.channels.includes(channel)) {
       throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
@@ -94,8 +116,10 @@ export class OtpService {
     });
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
 
-    const phoneNumber = challenge.user.phoneNumber;
-    const send = { e164: phoneNumber, verifiedOwner: challenge.user.phoneVerifiedAt ? challenge.user.id : undefined };
+    // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
+    const phoneNumber = destinationOf(challenge);
+    const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
+    const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
     const release = () => challenges.releaseSend(challenge.id, previous);
     await sendGuard.take(send).catch(async (error: unknown) => {
       await release();
@@ -118,6 +142,13 @@ export class OtpService {
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
     const sent = (await challenges.recordSent(challenge.id, { verificationId, channel, codeExpiresAt }))!;
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
+    await audit.record({
+      type: AuthEventType.OTP_SENT,
+      userId: challenge.user.id,
+      sessionId: challenge.session?.id,
+      client,
+      detail: `${channel} to ${maskPhone(phoneNumber)}`,
+    });
     return { channel, expiresAt: earliest(codeExpiresAt, sent.expiresAt), ...this.resendState(sent, now) };
   }
 
@@ -142,20 +173,53 @@ export class OtpService {
     };
   }
 
-  /** The right code upgrades the pending token into a new session. */
+  /** The right code completes the challenge: a new session, a step-up, or a new number. */
   async verify(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
-    const { challenges, users, sessions, provider, wrongCodesPerUser, clock, limits, logger } = this.deps;
+    const { provider, clock } = this.deps;
     const challenge = await this.liveChallenge(pendingToken);
     if (!challenge.verificationId || !challenge.channel || !challenge.codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
     const code = normalizeCode(rawCode);
-    const now = clock.now();
-    if (challenge.codeExpiresAt <= now) throw new AppError('OTP_EXPIRED');
+    if (challenge.codeExpiresAt <= clock.now()) throw new AppError('OTP_EXPIRED');
+    const { channel, verificationId } = challenge;
+    return this.guess(challenge, { kind: 'code', channel }, client, async (complete) => {
+      const outcome = await provider.report({ id: verificationId, method: CHANNEL_METHOD[channel].method, code });
+      if (outcome.kind === 'expired') throw new NotJudged(new AppError('OTP_EXPIRED'));
+      return outcome.kind === 'wrong_code' ? 'wrong' : this.inTransaction(complete);
+    });
+  }
 
-    // The attempt is counted before the provider sees the code, so concurrent guesses cannot
-    // exceed the cap; it is given back only when the code was not judged.
-    const reserved = await challenges.reserveAttempt(challenge.id, now, limits.maxWrongCodesPerToken);
+  /**
+   * A recovery code in place of an SMS/voice code, on a sign-in or step-up pending token: same
+   * per-token and per-user wrong-code budgets. Never on a phone change (the new number must be
+   * proven by its own code): that answers UNAUTHENTICATED and spends nothing.
+   */
+  async verifyRecoveryCode(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
+    const { recoveryCodes, clock } = this.deps;
+    const challenge = await this.liveChallenge(pendingToken);
+    if (challenge.purpose === ChallengePurpose.PhoneChange) {
+      throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
+    }
+    const code = normalizeRecoveryCode(rawCode);
+    return this.guess(challenge, { kind: 'recovery' }, client, (complete) =>
+      // The code is spent in the transaction that completes the challenge: both happen, or neither.
+      this.inTransaction(async () => ((await recoveryCodes.use(challenge.user.id, code, clock.now())) ? complete() : 'wrong')),
+    );
+  }
+
+  /**
+   * One guess at a challenge's secret. The attempt is counted (per token, then per user) before
+   * the guess is judged, so concurrent guesses cannot exceed the caps; it is given back when the
+   * guess could not be judged, and the user's when it was right: only wrong guesses spend it.
+   */
+  private async guess(
+    challenge: OtpChallenge,
+    proof: Proof,
+    client: ClientInfo,
+    judge: (complete: () => Promise<SessionGrant>) => Promise<SessionGrant | 'wrong'>,
+  ): Promise<SessionGrant> {
+    const { challenges, completion, wrongCodesPerUser, audit, clock, limits, logger } = this.deps;
+    const reserved = await challenges.reserveAttempt(challenge.id, clock.now(), limits.maxWrongCodesPerToken);
     if (!reserved) throw this.whyVerifyRefused(await this.reload(challenge));
-
     const userId = challenge.user.id;
     const budget = await wrongCodesPerUser.take(userId);
     if (!budget.ok) {
@@ -165,48 +229,59 @@ export class OtpService {
         extensions: { retryAfterSeconds: budget.retryAfterSeconds },
       });
     }
-    // Both counts are given back when the code was not judged (provider down, code expired), and
-    // the user's when it was right: only wrong codes spend the user's budget.
-    const notJudged = () => Promise.all([challenges.releaseAttempt(challenge.id), wrongCodesPerUser.giveBack(userId)]);
 
-    const { method, amr } = CHANNEL_METHOD[challenge.channel];
-    const outcome = await provider.report({ id: challenge.verificationId, method, code }).catch(async (error: unknown) => {
-      await notJudged();
-      throw error;
-    });
-
-    if (outcome.kind === 'expired') {
-      await notJudged();
-      throw new AppError('OTP_EXPIRED');
-    }
-    if (outcome.kind === 'wrong_code') {
-      const remaining = limits.maxWrongCodesPerToken - reserved.codeAttempts;
-      logger.info({ challengeId: challenge.id, attemptsRemaining: remaining }, 'wrong code');
-      if (remaining > 0) throw new AppError('OTP_INVALID', { extensions: { attemptsRemaining: remaining } });
-      await challenges.lock(challenge.id);
-      throw new AppError('OTP_ATTEMPTS_EXCEEDED');
-    }
-
-    await wrongCodesPerUser.giveBack(userId);
-    // The pending token is spent, the number proven and the session begun together, or none of them.
-    const grant = await challenges.getEntityManager().transactional(async () => {
+    const complete = async () => {
+      // The pending token is spent in the same transaction as what it completes.
       if (!(await challenges.consume(challenge.id, clock.now()))) {
         throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
       }
-      await users.markPhoneVerified(userId, now);
-      return sessions.begin(await users.findOneOrFail(userId, { refresh: true }), ['pwd', amr], client);
-    });
-    logger.info({ challengeId: challenge.id, userId, sessionId: grant.session.id }, 'second factor verified: session begun');
-    return grant;
+      return completion.complete(challenge, proof, client);
+    };
+    let verdict: SessionGrant | 'wrong';
+    try {
+      verdict = await judge(complete);
+    } catch (error) {
+      // Not judged (provider down, code expired at its end, a failure before the verdict): nothing
+      // is spent. A right guess whose token was spent meanwhile (a concurrent right answer, the
+      // session ended) keeps its attempt but not the user's budget.
+      const releases: Promise<unknown>[] = [wrongCodesPerUser.giveBack(userId)];
+      if (!isAppError(error, 'UNAUTHENTICATED')) releases.push(challenges.releaseAttempt(challenge.id));
+      await Promise.all(releases);
+      throw error instanceof NotJudged ? error.answer : error;
+    }
+    if (verdict !== 'wrong') {
+      await wrongCodesPerUser.giveBack(userId);
+      logger.info({ challengeId: challenge.id, userId, sessionId: verdict.session.id, purpose: challenge.purpose }, 'second factor verified');
+      return verdict;
+    }
+
+    const remaining = limits.maxWrongCodesPerToken - reserved.codeAttempts;
+    logger.info({ challengeId: challenge.id, attemptsRemaining: remaining }, 'wrong code');
+    const what = proof.kind === 'recovery' ? 'wrong recovery code' : `wrong ${proof.channel} code`;
+    await audit.record({ type: AuthEventType.OTP_FAILED, userId, sessionId: challenge.session?.id, client, detail: what });
+    if (remaining > 0) throw new AppError('OTP_INVALID', { extensions: { attemptsRemaining: remaining } });
+    await challenges.lock(challenge.id);
+    throw new AppError('OTP_ATTEMPTS_EXCEEDED');
   }
 
-  /** The challenge behind a pending token, if that token may still be used. */
+  private inTransaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.deps.challenges.getEntityManager().transactional(work);
+  }
+
+  /**
+   * The challenge behind a pending token, if that token may still be used: for its own purpose
+   * only, and for a step-up or phone change only while the session that asked is live.
+   */
   private async liveChallenge(pendingToken: string): Promise<OtpChallenge> {
-    const { userId, challengeId } = await this.deps.tokens.verifyPending(pendingToken);
-    const challenge = await this.deps.challenges.findOne({ id: challengeId, user: userId }, { populate: ['user'] });
-    if (!challenge) throw new AppError('UNAUTHENTICATED', { cause: new Error('no challenge for token') });
+    const { userId, challengeId, purpose } = await this.deps.tokens.verifyPending(pendingToken);
+    const challenge = await this.deps.challenges.findOne({ id: challengeId, user: userId }, { populate: ['user', 'session'] });
+    if (!challenge || challenge.purpose !== purpose) throw new AppError('UNAUTHENTICATED', { cause: new Error('no challenge for token') });
+    const now = this.deps.clock.now();
+    if (challenge.purpose !== ChallengePurpose.SignIn && !(challenge.session && isLive(challenge.session, now))) {
+      throw new AppError('UNAUTHENTICATED', { cause: new Error('the session that asked has ended') });
+    }
     if (challenge.status === ChallengeStatus.Locked) throw new AppError('OTP_ATTEMPTS_EXCEEDED');
-    if (challenge.status !== ChallengeStatus.Pending || challenge.expiresAt <= this.deps.clock.now()) {
+    if (challenge.status !== ChallengeStatus.Pending || challenge.expiresAt <= now) {
       throw new AppError('UNAUTHENTICATED', { cause: new Error(`challenge ${challenge.status}`) });
     }
     return challenge;
@@ -232,5 +307,12 @@ export class OtpService {
       challenge.status === ChallengeStatus.Locked ||
       (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken);
     return new AppError(attemptsUsedUp ? 'OTP_ATTEMPTS_EXCEEDED' : 'UNAUTHENTICATED');
+  }
+}
+
+/** A guess the provider could not judge (the code expired at its end): nothing is spent, this is the answer. */
+class NotJudged extends Error {
+  constructor(readonly answer: AppError) {
+    super(answer.message);
   }
 }

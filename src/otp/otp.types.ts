@@ -24,6 +24,15 @@ export class VerifyOtpInput {
   code!: string;
 }
 
+@InputType()
+export class VerifyRecoveryCodeInput {
+  @Field()
+  pendingToken!: string;
+
+  @Field()
+  recoveryCode!: string;
+}
+
 @ObjectType()
 export class OtpDispatch {
   @Field(() => OtpChannel)

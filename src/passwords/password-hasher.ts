@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Piscina } from 'piscina';
+import { utf8Length } from '../validation/text';
+import { MAX_PASSWORD_BYTES, normalizePassword } from './password-rules';
 
 /**
  * bcrypt off the main thread. `verifyOrBurn` always does one full compare, so a login with an
@@ -21,6 +23,17 @@ export class PasswordHasher {
 
   hash(password: string): Promise<string> {
     return this.pool.run({ op: 'hash', password, cost: this.cost });
+  }
+
+  /**
+   * A password as typed at login or at an account change: normalized like at register; malformed
+   * input (empty, over bcrypt's 72 bytes) never matches, after the same work as a real check.
+   */
+  async matches(rawPassword: string, hash: string | undefined): Promise<boolean> {
+    const password = normalizePassword(rawPassword);
+    const wellFormed = password.length > 0 && utf8Length(password) <= MAX_PASSWORD_BYTES;
+    const matches = await this.verifyOrBurn(password.slice(0, MAX_PASSWORD_BYTES), wellFormed ? hash : undefined);
+    return wellFormed && matches;
   }
 
   /** Compares against `hash`, or against a dummy hash of the same cost when there is none. */

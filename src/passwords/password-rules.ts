@@ -13,18 +13,18 @@ export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 
-/** Register-time rules; throws BAD_USER_INPUT with `field: "password"`. */
-export function checkNewPassword(normalized: string): void {
+/** Rules for a new password (register, changePassword); throws BAD_USER_INPUT naming `field`. */
+export function checkNewPassword(normalized: string, field = 'password'): void {
   if ([...normalized].length < MIN_PASSWORD_CHARS) {
-    throw badInput('password', `The password must have at least ${MIN_PASSWORD_CHARS} characters.`);
+    throw badInput(field, `The password must have at least ${MIN_PASSWORD_CHARS} characters.`);
   }
   if (utf8Length(normalized) > MAX_PASSWORD_BYTES) {
-    throw badInput('password', `The password must be at most ${MAX_PASSWORD_BYTES} bytes long in UTF-8.`);
+    throw badInput(field, `The password must be at most ${MAX_PASSWORD_BYTES} bytes long in UTF-8.`);
   }
   if (normalized.includes('\0')) {
-    throw badInput('password', 'The password must not contain a null character.');
+    throw badInput(field, 'The password must not contain a null character.');
   }
   if (normalized.trim().length === 0) {
-    throw badInput('password', 'The password must not be only spaces.');
+    throw badInput(field, 'The password must not be only spaces.');
   }
 }

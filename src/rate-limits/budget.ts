@@ -26,6 +26,11 @@ export class Budget {
     }
   }
 
+  /** Drops the counter altogether (the identity is gone: a deleted user). */
+  async forget(identity: string): Promise<void> {
+    await this.limiter.delete(limitKey(identity));
+  }
+
   /** Returns what `take` used, when the thing it paid for did not happen. */
   async giveBack(identity: string): Promise<void> {
     await this.limiter.reward(limitKey(identity));

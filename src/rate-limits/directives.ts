@@ -25,6 +25,8 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   mePerIp: (_args, context) => ipBucket(context.ip),
   refreshSessionPerIp: (_args, context) => ipBucket(context.ip),
   sessionsPerIp: (_args, context) => ipBucket(context.ip),
+  verifyRecoveryCodePerIp: (_args, context) => ipBucket(context.ip),
+  accountChangesPerIp: (_args, context) => ipBucket(context.ip),
 };
 
 /**

@@ -16,6 +16,7 @@ export interface LimiterOptions {
 export interface Limiter {
   consume(key: string, points?: number): Promise<RateLimiterRes>;
   reward(key: string, points?: number): Promise<RateLimiterRes>;
+  delete(key: string): Promise<boolean>;
 }
 
 export interface LimiterStoreDependencies {
@@ -59,6 +60,11 @@ export class LimiterStore {
           () => shared.reward(key, points),
           () => memory.reward(key, points),
         ),
+      delete: (key) =>
+        this.withFallback(
+          async () => (await Promise.all([shared.delete(key), memory.delete(key)]))[0],
+          () => memory.delete(key),
+        ),
     };
   }
 
@@ -72,7 +78,7 @@ export class LimiterStore {
     ) => Limiter;
   }
 
-  private async withFallback(primary: () => Promise<RateLimiterRes>, fallback: () => Promise<RateLimiterRes>): Promise<RateLimiterRes> {
+  private async withFallback<T>(primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
     try {
       return await primary();
     } catch (error) {

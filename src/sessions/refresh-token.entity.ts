@@ -1,4 +1,5 @@
 import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import type { Rel } from '@mikro-orm/core';
 import { AuthSession } from './session.entity';
 
 /**
@@ -13,7 +14,7 @@ export class RefreshToken {
 
   @ManyToOne(() => AuthSession, { deleteRule: 'cascade' })
   @Index()
-  session!: AuthSession;
+  session!: Rel<AuthSession>;
 
   /** The token this one replaced (null for the first of a session): the chain. */
   @Property({ type: 'text', nullable: true })

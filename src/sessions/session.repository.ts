@@ -8,6 +8,11 @@ export function liveAt(now: Date) {
   return { expiresAt: { $gt: now }, idleExpiresAt: { $gt: now } };
 }
 
+/** `liveAt` for a session in hand. */
+export function isLive(session: AuthSession, now: Date): boolean {
+  return session.expiresAt > now && session.idleExpiresAt > now;
+}
+
 export class SessionRepository extends EntityRepository<AuthSession> {
   /**
    * The user behind an access token, if its session is live: one query, one row hydrated, about
@@ -49,12 +54,29 @@ export class SessionRepository extends EntityRepository<AuthSession> {
     return this.em.findOne(RefreshToken, { tokenHash }, { refresh: true });
   }
 
-  /** Ends live sessions of a user (one, or all but `except`): deleted with their refresh tokens. */
-  async end(where: { userId: string; sessionId?: string; except?: string }, now: Date): Promise<number> {
-    return this.nativeDelete({
-      user: where.userId,
-      ...(where.sessionId ? { id: where.sessionId } : where.except ? { id: { $ne: where.except } } : {}),
-      ...liveAt(now),
-    });
+  /** A live session of the user, its row locked until the transaction ends (step-up, phone change). */
+  lockLive(sessionId: string, userId: string, now: Date): Promise<AuthSession | null> {
+    return this.findOne({ id: sessionId, user: userId, ...liveAt(now) }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['user'] });
+  }
+
+  /** Ends live sessions of a user (one, all, or all but `except`): deleted with their refresh tokens. Answers their ids. */
+  async end(where: { userId: string; sessionId?: string; except?: string }, now: Date): Promise<string[]> {
+    const conditions = ['user_id = ?', 'expires_at > ?', 'idle_expires_at > ?'];
+    const params: unknown[] = [where.userId, now, now];
+    if (where.sessionId) {
+      conditions.push('id = ?');
+      params.push(where.sessionId);
+    }
+    if (where.except) {
+      conditions.push('id <> ?');
+      params.push(where.except);
+    }
+    // The query builder drops RETURNING from a delete: plain SQL, in the caller's transaction if any.
+    const rows = await this.em.execute<Array<{ id: string }>>(
+      `delete from auth_session where ${conditions.join(' and ')} returning id`,
+      params,
+      'all',
+    );
+    return rows.map((row) => row.id);
   }
 }

@@ -26,8 +26,7 @@ export class SessionResolver {
   @Authorized()
   @Mutation(() => Boolean, { description: 'Bearer: ends its own session.' })
   async logout(@Ctx() ctx: GraphQLContext): Promise<boolean> {
-    const { userId, sessionId } = ctx.viewer!;
-    await this.service.end({ userId, sessionId });
+    await this.service.logout(ctx.viewer!, ctx.client);
     return true;
   }
 
@@ -35,13 +34,13 @@ export class SessionResolver {
   @Authorized()
   @Mutation(() => Int, { description: 'Bearer: ends every session of the user; answers how many.' })
   logoutEverywhere(@Ctx() ctx: GraphQLContext): Promise<number> {
-    return this.service.end({ userId: ctx.viewer!.userId });
+    return this.service.logoutEverywhere(ctx.viewer!, ctx.client);
   }
 
   @Directive('@sessionsPerIp')
   @Authorized()
   @Mutation(() => Boolean, { description: "Bearer: one of the user's own sessions; false if no such live session." })
   revokeSession(@Arg('input', () => RevokeSessionInput) input: RevokeSessionInput, @Ctx() ctx: GraphQLContext): Promise<boolean> {
-    return this.service.revoke(ctx.viewer!.userId, input.sessionId);
+    return this.service.revoke(ctx.viewer!, input.sessionId, ctx.client);
   }
 }

@@ -1,7 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AuditTrail } from '../audit/audit-trail';
+import { AuthEventType } from '../audit/auth-event.entity';
 import type { Logger } from 'pino';
 import type { SessionLimits } from '../config/config';
 import { AppError } from '../errors/app-error';
+import type { ClientInfo } from '../http/client-info';
 import { addSeconds, earliest, latest, type Clock } from '../time/clock';
 import type { AccessClaims, TokenService } from '../tokens/token-service';
 import { User } from '../users/user.entity';
@@ -10,12 +13,6 @@ import { RefreshToken } from './refresh-token.entity';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken } from './refresh-token';
 import { AuthSession } from './session.entity';
 import type { SessionRepository } from './session.repository';
-
-/** Who is asking, as the HTTP layer saw it. */
-export interface ClientInfo {
-  ip: string;
-  userAgent?: string;
-}
 
 /** What a sign-in, a refresh or a step-up hands the client. */
 export interface SessionGrant {
@@ -44,6 +41,7 @@ export class SessionService {
     private readonly deps: {
       sessions: SessionRepository;
       tokens: TokenService;
+      audit: AuditTrail;
       clock: Clock;
       limits: SessionLimits;
       logger: Logger;
@@ -84,7 +82,7 @@ export class SessionService {
    */
   async refresh(presentedToken: unknown, client: ClientInfo): Promise<SessionGrant> {
     if (!looksLikeRefreshToken(presentedToken)) throw new AppError('UNAUTHENTICATED', { cause: new Error('not a refresh token') });
-    const { sessions, clock, limits, logger } = this.deps;
+    const { sessions, audit, clock, limits, logger } = this.deps;
     const now = clock.now();
     const outcome = await this.em.transactional(async (tx) => {
       const hash = hashRefreshToken(presentedToken);
@@ -96,11 +94,19 @@ export class SessionService {
       // expired since: the session ends. (Used-up tokens are kept as long as their session.)
       if (presented.usedAt && now.getTime() > presented.usedAt.getTime() + limits.refreshReuseGraceSeconds * 1000) {
         await tx.nativeDelete(AuthSession, { id: session.id });
+        await audit.record({
+          type: AuthEventType.SESSION_REUSE_DETECTED,
+          userId: session.user.id,
+          sessionId: session.id,
+          client,
+          detail: 'reuse of a rotated refresh token: session ended',
+        });
         return { kind: 'reused', sessionId: session.id, userId: session.user.id } as const;
       }
       if (presented.expiresAt <= now) return { kind: 'refused', cause: 'refresh token expired' } as const;
       presented.usedAt ??= now;
       const refresh = this.chain(session, presented.tokenHash, now, client);
+      await audit.record({ type: AuthEventType.SESSION_REFRESHED, userId: session.user.id, sessionId: session.id, client });
       return { kind: 'rotated', session, refresh } as const;
     });
     if (outcome.kind === 'refused') throw new AppError('UNAUTHENTICATED', { cause: new Error(outcome.cause) });
@@ -127,16 +133,74 @@ export class SessionService {
     return this.deps.sessions.listLive(userId, this.deps.clock.now());
   }
 
-  /** Ends one of the user's own live sessions; false for anything else (unknown, malformed, another user's). */
-  async revoke(userId: string, sessionId: unknown): Promise<boolean> {
-    if (!isUuid(sessionId)) return false;
-    return (await this.end({ userId, sessionId })) > 0;
+  /**
+   * The second factor proven again in a live session (step-up, phone change): `authenticatedAt`
+   * is now, and a new pair replaces the session's refresh tokens, which are used up as by a
+   * refresh (the grace rule applies to them). Joins the caller's transaction.
+   */
+  async stepUp(sessionId: string, userId: string, amr: string[], client: ClientInfo): Promise<SessionGrant> {
+    const now = this.deps.clock.now();
+    const session = await this.deps.sessions.lockLive(sessionId, userId, now);
+    if (!session) throw new AppError('UNAUTHENTICATED', { cause: new Error('session ended') });
+    await this.em.nativeUpdate(RefreshToken, { session: session.id, usedAt: null }, { usedAt: now });
+    session.authenticatedAt = now;
+    session.amr = amr;
+    const refresh = this.chain(session, null, now, client);
+    await this.em.flush();
+    return this.grant(session, refresh);
   }
 
-  /** Ends sessions of a user: one, all, or all but one. Answers how many ended. */
-  async end(where: { userId: string; sessionId?: string; except?: string }): Promise<number> {
+  /** Account changes need a second factor proven within the step-up window, in the caller's session. */
+  async requireRecentSecondFactor(viewer: Viewer): Promise<void> {
+    const { sessions, clock, limits } = this.deps;
+    const session = await sessions.findOne({ id: viewer.sessionId, user: viewer.userId }, { fields: ['authenticatedAt'] });
+    const oldest = addSeconds(clock.now(), -limits.stepUpMaxAgeSeconds);
+    if (!session || session.authenticatedAt < oldest) throw new AppError('REAUTHENTICATION_REQUIRED');
+  }
+
+  /** `logout`: the caller's own session. */
+  async logout(viewer: Viewer, client: ClientInfo): Promise<void> {
+    await this.em.transactional(async () => {
+      await this.end({ userId: viewer.userId, sessionId: viewer.sessionId });
+      await this.deps.audit.record({ type: AuthEventType.LOGGED_OUT, userId: viewer.userId, sessionId: viewer.sessionId, client });
+    });
+  }
+
+  /** `logoutEverywhere`: every session of the user; answers how many ended. */
+  logoutEverywhere(viewer: Viewer, client: ClientInfo): Promise<number> {
+    return this.em.transactional(async () => {
+      const ended = await this.end({ userId: viewer.userId });
+      const detail = `every session (${ended.length})`;
+      await this.deps.audit.record({ type: AuthEventType.LOGGED_OUT, userId: viewer.userId, sessionId: viewer.sessionId, client, detail });
+      return ended.length;
+    });
+  }
+
+  /** One of the user's own live sessions; false for anything else (unknown, malformed, another user's), which changes nothing. */
+  async revoke(viewer: Viewer, sessionId: unknown, client: ClientInfo): Promise<boolean> {
+    if (!isUuid(sessionId)) return false;
+    return this.em.transactional(async () => {
+      const ended = await this.endRecorded({ userId: viewer.userId, sessionId }, client, `revoked from session ${viewer.sessionId}`);
+      return ended.length > 0;
+    });
+  }
+
+  /** Every session of the user but `keep` (a password change); each ended one is recorded. Joins the caller's transaction. */
+  endOthers(userId: string, keep: string, client: ClientInfo, reason: string): Promise<string[]> {
+    return this.endRecorded({ userId, except: keep }, client, reason);
+  }
+
+  private async endRecorded(where: { userId: string; sessionId?: string; except?: string }, client: ClientInfo, detail: string): Promise<string[]> {
+    const ended = await this.end(where);
+    for (const sessionId of ended) {
+      await this.deps.audit.record({ type: AuthEventType.SESSION_REVOKED, userId: where.userId, sessionId, client, detail });
+    }
+    return ended;
+  }
+
+  private async end(where: { userId: string; sessionId?: string; except?: string }): Promise<string[]> {
     const ended = await this.deps.sessions.end(where, this.deps.clock.now());
-    if (ended > 0) this.deps.logger.info({ userId: where.userId, sessionId: where.sessionId, ended }, 'sessions ended');
+    if (ended.length > 0) this.deps.logger.info({ userId: where.userId, sessions: ended }, 'sessions ended');
     return ended;
   }
 

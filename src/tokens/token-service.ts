@@ -56,9 +56,12 @@ export class TokenService {
     return { keys: [...this.keys.values()].map((key) => key.publicJwk) };
   }
 
-  /** A pending token is only a pointer to its challenge (`jti`); the challenge holds the state. */
-  issuePending(input: { userId: string; challengeId: string; expiresAt: Date }): Promise<string> {
-    return this.sign(PENDING_TYP, this.pendingAudience, input.userId, input.challengeId, input.expiresAt, {});
+  /**
+   * A pending token is only a pointer to its challenge (`jti`), which holds the state; `purpose`
+   * says what it is for (sign-in, step-up, phone change), checked against the challenge on use.
+   */
+  issuePending(input: { userId: string; challengeId: string; expiresAt: Date; purpose: string }): Promise<string> {
+    return this.sign(PENDING_TYP, this.pendingAudience, input.userId, input.challengeId, input.expiresAt, { purpose: input.purpose });
   }
 
   /** Lives the access lifetime, but never past `notAfter` (the session's end). */
@@ -73,10 +76,12 @@ export class TokenService {
     return { token, expiresAt };
   }
 
-  async verifyPending(token: string): Promise<{ userId: string; challengeId: string }> {
-    const payload = await this.verify(token, PENDING_TYP, this.pendingAudience);
-    if (!isUuid(payload.sub) || !isUuid(payload.jti)) throw new AppError('UNAUTHENTICATED', { cause: new Error('claims of the wrong shape') });
-    return { userId: payload.sub, challengeId: payload.jti };
+  async verifyPending(token: string): Promise<{ userId: string; challengeId: string; purpose: string }> {
+    const { sub, jti, purpose } = await this.verify(token, PENDING_TYP, this.pendingAudience);
+    if (!isUuid(sub) || !isUuid(jti) || typeof purpose !== 'string') {
+      throw new AppError('UNAUTHENTICATED', { cause: new Error('claims of the wrong shape') });
+    }
+    return { userId: sub, challengeId: jti, purpose };
   }
 
   async verifyAccess(token: string): Promise<AccessClaims> {

@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import pg from 'pg';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -6,12 +7,22 @@ import { codeOf } from '../support/graphql-client';
 import { REFRESH_SESSION } from '../support/operations';
 import { loginPending, useTestApp } from '../support/test-app';
 
+async function query(databaseUrl: string, sql: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 async function count(databaseUrl: string): Promise<Record<string, number>> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     const { rows } = await client.query(
-      'select (select count(*) from auth_session)::int as sessions, (select count(*) from refresh_token)::int as tokens, (select count(*) from otp_challenge)::int as challenges',
+      'select (select count(*) from auth_session)::int as sessions, (select count(*) from refresh_token)::int as tokens, (select count(*) from otp_challenge)::int as challenges, (select count(*) from auth_event)::int as events',
     );
     return rows[0];
   } finally {
@@ -32,19 +43,19 @@ describe('the service deletes what has expired, by itself', () => {
     await refresh(active.refreshToken); // a second tab within the grace period: a branch nobody uses again
     t.clock.advance(500);
     const latest = (await refresh(rotated.refreshToken)).data!.refreshSession;
-    expect(await count(t.databaseUrl)).toEqual({ sessions: 2, tokens: 5, challenges: 3 });
+    expect(await count(t.databaseUrl)).toMatchObject({ sessions: 2, tokens: 5, challenges: 3 });
 
     // 901 s: the idle session, the abandoned branch and every challenge have expired.
     t.clock.advance(101);
     const result = await t.app.janitor.runOnce();
     // The idle session's refresh token went with it (cascade); used-up tokens stay with their live session.
-    expect(result).toEqual({ auth_session: 1, refresh_token: 1, otp_challenge: 3 });
-    expect(await count(t.databaseUrl)).toEqual({ sessions: 1, tokens: 3, challenges: 0 });
+    expect(result).toEqual({ auth_session: 1, refresh_token: 1, otp_challenge: 3, auth_event: 0 });
+    expect(await count(t.databaseUrl)).toMatchObject({ sessions: 1, tokens: 3, challenges: 0 });
 
     // Nothing that still worked was touched, and nothing deleted was still usable.
     expect(codeOf(await refresh(idle.refreshToken))).toBe('UNAUTHENTICATED');
     const next = (await refresh(latest.refreshToken)).data!.refreshSession;
-    expect(await t.app.janitor.runOnce()).toEqual({ auth_session: 0, refresh_token: 0, otp_challenge: 0 });
+    expect(await t.app.janitor.runOnce()).toEqual({ auth_session: 0, refresh_token: 0, otp_challenge: 0, auth_event: 0 });
     // The oldest used-up token, long expired, was kept: its replay is still recognised and ends the session.
     expect(codeOf(await refresh(active.refreshToken))).toBe('UNAUTHENTICATED');
     expect(codeOf(await refresh(next.refreshToken))).toBe('UNAUTHENTICATED');
@@ -56,7 +67,7 @@ describe('the service deletes what has expired, by itself', () => {
     const expired = await count(t.databaseUrl);
     const replicas = Array.from(
       { length: 4 },
-      () => new Janitor({ em: t.app.orm.em, clock: t.clock, logger: pino({ level: 'silent' }), intervalSeconds: 60 }),
+      () => new Janitor({ em: t.app.orm.em, clock: t.clock, logger: pino({ level: 'silent' }), intervalSeconds: 60, auditRetentionDays: 400 }),
     );
     const results = await Promise.all(replicas.map((janitor) => janitor.runOnce()));
     const done = results.filter((r) => r !== null);
@@ -64,7 +75,22 @@ describe('the service deletes what has expired, by itself', () => {
     const total = (table: 'auth_session' | 'otp_challenge') => done.reduce((sum, r) => sum + r![table], 0);
     expect(total('auth_session')).toBe(expired.sessions);
     expect(total('otp_challenge')).toBe(expired.challenges);
-    expect(await count(t.databaseUrl)).toEqual({ sessions: 0, tokens: 0, challenges: 0 });
+    expect(await count(t.databaseUrl)).toEqual({ sessions: 0, tokens: 0, challenges: 0, events: expired.events });
+  });
+
+  it('deletes audit events older than the retention period (400 days), and only those', async () => {
+    await t.signUp();
+    const { events } = await count(t.databaseUrl);
+    expect(events).toBeGreaterThan(0);
+    t.clock.advance(400 * 86_400 - 60);
+    const recent = await t.signUp();
+    t.clock.advance(61);
+    const result = await t.app.janitor.runOnce();
+    const after = await count(t.databaseUrl);
+    expect(result!.auth_event).toBe(events);
+    expect(after.events).toBeGreaterThan(0);
+    const rows = await query(t.databaseUrl, 'select distinct user_id from auth_event');
+    expect(rows).toEqual([{ user_id: decodeJwt(recent.accessToken).sub }]);
   });
 });
 
@@ -75,7 +101,13 @@ describe('the cleanup schedule', () => {
 
   it('runs a first pass within one interval, then one per interval, until stopped', async () => {
     vi.useFakeTimers();
-    const janitor = new Janitor({ em: undefined as never, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), intervalSeconds: 60 });
+    const janitor = new Janitor({
+      em: undefined as never,
+      clock: { now: () => new Date() },
+      logger: pino({ level: 'silent' }),
+      intervalSeconds: 60,
+      auditRetentionDays: 400,
+    });
     const pass = vi.spyOn(janitor, 'runOnce').mockResolvedValue(null);
     janitor.start();
     await vi.advanceTimersByTimeAsync(60_000);
@@ -89,7 +121,13 @@ describe('the cleanup schedule', () => {
 
   it('keeps its schedule after a pass that failed', async () => {
     vi.useFakeTimers();
-    const janitor = new Janitor({ em: undefined as never, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), intervalSeconds: 60 });
+    const janitor = new Janitor({
+      em: undefined as never,
+      clock: { now: () => new Date() },
+      logger: pino({ level: 'silent' }),
+      intervalSeconds: 60,
+      auditRetentionDays: 400,
+    });
     const pass = vi.spyOn(janitor, 'runOnce').mockRejectedValue(new Error('database unavailable'));
     janitor.start();
     await vi.advanceTimersByTimeAsync(120_000);

@@ -83,11 +83,18 @@ describe('loadConfig', () => {
   });
 
   it('has the session defaults of the contract, each configurable down to 1 second', () => {
-    expect(loadConfig({}).sessions).toEqual({ refreshTokenTtlSeconds: 14 * 86_400, sessionMaxTtlSeconds: 30 * 86_400, refreshReuseGraceSeconds: 30 });
-    expect(loadConfig({ REFRESH_TOKEN_TTL_SECONDS: '1', SESSION_MAX_TTL_SECONDS: '1', REFRESH_REUSE_GRACE_SECONDS: '1' }).sessions).toEqual({
+    expect(loadConfig({}).sessions).toEqual({
+      refreshTokenTtlSeconds: 14 * 86_400,
+      sessionMaxTtlSeconds: 30 * 86_400,
+      refreshReuseGraceSeconds: 30,
+      stepUpMaxAgeSeconds: 600,
+    });
+    const shortest = { REFRESH_TOKEN_TTL_SECONDS: '1', SESSION_MAX_TTL_SECONDS: '1', REFRESH_REUSE_GRACE_SECONDS: '1', STEP_UP_MAX_AGE_SECONDS: '1' };
+    expect(loadConfig(shortest).sessions).toEqual({
       refreshTokenTtlSeconds: 1,
       sessionMaxTtlSeconds: 1,
       refreshReuseGraceSeconds: 1,
+      stepUpMaxAgeSeconds: 1,
     });
     expect(
       problemsOf({ REFRESH_TOKEN_TTL_SECONDS: '0', SESSION_MAX_TTL_SECONDS: '-5', REFRESH_REUSE_GRACE_SECONDS: '1.5' }).map((p) => p.split(' ')[0]),

@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/audit-trail';
+import { AuthEventType } from '../audit/auth-event.entity';
+import { AppError, badInput } from '../errors/app-error';
+import type { ClientInfo } from '../http/client-info';
+import { ChallengePurpose, OtpChallenge } from '../otp/otp-challenge.entity';
+import type { OtpService, PendingAuthResult } from '../otp/otp.service';
+import type { PasswordHasher } from '../passwords/password-hasher';
+import { checkNewPassword, normalizePassword } from '../passwords/password-rules';
+import type { PhonePolicy } from '../phones/phone-policy';
+import type { Budget } from '../rate-limits/budget';
+import type { RecoveryCodes } from '../recovery/recovery-codes';
+import type { SessionService, Viewer } from '../sessions/session.service';
+import type { Clock } from '../time/clock';
+import { User } from '../users/user.entity';
+import type { UserRepository } from '../users/user.repository';
+
+/**
+ * What a signed-in user changes about their account. The risky changes need a second factor
+ * proven within the step-up window (`reauthenticate` first); password checks are limited per user
+ * like login's (and per address by the resolvers' directive) and run off the event loop.
+ */
+export class AccountService {
+  constructor(
+    private readonly deps: {
+      users: UserRepository;
+      otp: OtpService;
+      sessions: SessionService;
+      hasher: PasswordHasher;
+      phones: PhonePolicy;
+      recoveryCodes: RecoveryCodes;
+      audit: AuditTrail;
+      /** Password checks of signed-in users (changePassword, deleteAccount), per user. */
+      passwordChecksPerUser: Budget;
+      /** Per-user counters that die with the user. */
+      perUserBudgets: Budget[];
+      clock: Clock;
+      logger: Logger;
+    },
+  ) {}
+
+  /** A step-up challenge for the user's current number, bound to the caller's session. */
+  reauthenticate(viewer: Viewer): Promise<PendingAuthResult> {
+    const { otp, phones } = this.deps;
+    return otp.open(viewer.user, phones.channelsFor(viewer.user.phoneNumber), { kind: ChallengePurpose.StepUp, sessionId: viewer.sessionId });
+  }
+
+  /**
+   * Codes go to the new number; nothing changes until one comes back. A new change replaces a
+   * pending one (its token stops working).
+   */
+  async startPhoneNumberChange(viewer: Viewer, input: { phoneNumber: string; country?: string | null }): Promise<PendingAuthResult> {
+    const { sessions, phones, otp, users } = this.deps;
+    await sessions.requireRecentSecondFactor(viewer);
+    const phone = phones.accept(input.phoneNumber, input.country);
+    if (phone.e164 === viewer.user.phoneNumber) throw badInput('phoneNumber', 'This is already your phone number.');
+    await users.getEntityManager().nativeDelete(OtpChallenge, { user: viewer.userId, purpose: ChallengePurpose.PhoneChange });
+    return otp.open(viewer.user, phone.channels, { kind: ChallengePurpose.PhoneChange, sessionId: viewer.sessionId, phoneNumber: phone.e164 });
+  }
+
+  async regenerateRecoveryCodes(viewer: Viewer, client: ClientInfo): Promise<{ codes: string[]; createdAt: Date }> {
+    const { sessions, recoveryCodes, audit, clock, users } = this.deps;
+    await sessions.requireRecentSecondFactor(viewer);
+    const createdAt = clock.now();
+    const codes = await users.getEntityManager().transactional(async () => {
+      const fresh = await recoveryCodes.regenerate(viewer.userId, createdAt);
+      await audit.record({ type: AuthEventType.RECOVERY_CODES_REGENERATED, userId: viewer.userId, sessionId: viewer.sessionId, client });
+      return fresh;
+    });
+    return { codes, createdAt };
+  }
+
+  /** Every other session ends (a leaked password must not keep a thief signed in); this one carries on. */
+  async changePassword(viewer: Viewer, input: { currentPassword: string; newPassword: string }, client: ClientInfo): Promise<void> {
+    const { users, sessions, hasher, audit, clock, logger } = this.deps;
+    await this.checkPassword(viewer, input.currentPassword);
+    const password = normalizePassword(input.newPassword);
+    checkNewPassword(password, 'newPassword');
+    const passwordHash = await hasher.hash(password);
+    const now = clock.now();
+    await users.getEntityManager().transactional(async () => {
+      await users.nativeUpdate({ id: viewer.userId }, { passwordHash, updatedAt: now });
+      await audit.record({ type: AuthEventType.PASSWORD_CHANGED, userId: viewer.userId, sessionId: viewer.sessionId, client });
+      await sessions.endOthers(viewer.userId, viewer.sessionId, client, 'password changed');
+    });
+    logger.info({ userId: viewer.userId }, 'password changed');
+  }
+
+  /** Step-up first, then the password: the user and everything of theirs go in one transaction. */
+  async deleteAccount(viewer: Viewer, password: string): Promise<void> {
+    const { users, sessions, perUserBudgets, logger } = this.deps;
+    await sessions.requireRecentSecondFactor(viewer);
+    await this.checkPassword(viewer, password);
+    // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade.
+    await users.getEntityManager().transactional((tx) => tx.nativeDelete(User, { id: viewer.userId }));
+    await Promise.all(perUserBudgets.map((budget) => budget.forget(viewer.userId)));
+    logger.info({ userId: viewer.userId }, 'account deleted');
+  }
+
+  /** INVALID_CREDENTIALS for a wrong password; RATE_LIMITED once the user's checks are spent. */
+  private async checkPassword(viewer: Viewer, raw: string): Promise<void> {
+    const { hasher, passwordChecksPerUser } = this.deps;
+    const taken = await passwordChecksPerUser.take(viewer.userId);
+    if (!taken.ok) {
+      throw new AppError('RATE_LIMITED', {
+        message: 'Too many password attempts. Try again later.',
+        extensions: { retryAfterSeconds: taken.retryAfterSeconds },
+      });
+    }
+    if (!(await hasher.matches(raw, viewer.user.passwordHash))) throw new AppError('INVALID_CREDENTIALS');
+  }
+}

@@ -1,0 +1,72 @@
+import type { AuditTrail } from '../audit/audit-trail';
+import { AuthEventType } from '../audit/auth-event.entity';
+import type { ClientInfo } from '../http/client-info';
+import { maskPhone } from '../phones/mask';
+import type { Channel } from '../phones/phone-policy';
+import type { RecoveryCodes } from '../recovery/recovery-codes';
+import type { SessionGrant, SessionService } from '../sessions/session.service';
+import type { Clock } from '../time/clock';
+import type { UserRepository } from '../users/user.repository';
+import { ChallengePurpose, type OtpChallenge } from './otp-challenge.entity';
+import { CHANNEL_METHOD } from './otp-channels';
+
+/** How the second factor was proven: a code sent by SMS or voice call, or a recovery code. */
+export type Proof = { kind: 'code'; channel: Channel } | { kind: 'recovery' };
+
+/**
+ * What a proven second factor does, by the challenge's purpose. Runs inside the transaction that
+ * spent the pending token, so the change, its session and its audit events commit together.
+ */
+export class ChallengeCompletion {
+  constructor(
+    private readonly deps: {
+      users: UserRepository;
+      sessions: SessionService;
+      recoveryCodes: RecoveryCodes;
+      audit: AuditTrail;
+      clock: Clock;
+    },
+  ) {}
+
+  async complete(challenge: OtpChallenge, proof: Proof, client: ClientInfo): Promise<SessionGrant> {
+    const { users, sessions, clock } = this.deps;
+    // RFC 8176: "otp" for a recovery code (a one-time password the user kept), else the channel's.
+    const amr = ['pwd', proof.kind === 'recovery' ? 'otp' : CHANNEL_METHOD[proof.channel].amr];
+    const userId = challenge.user.id;
+    const now = clock.now();
+    switch (challenge.purpose) {
+      case ChallengePurpose.SignIn: {
+        // Only a code that reached the number proves it; a recovery code proves nothing about the phone.
+        if (proof.kind === 'code') await users.markPhoneVerified(userId, now);
+        const grant = await sessions.begin(await users.findOneOrFail(userId, { refresh: true }), amr, client);
+        if (proof.kind === 'code') await this.record(grant, AuthEventType.OTP_VERIFIED, client, proof.channel);
+        else await this.recordRecoveryCodeUsed(grant, client);
+        return grant;
+      }
+      case ChallengePurpose.StepUp: {
+        const grant = await sessions.stepUp(challenge.session!.id, userId, amr, client);
+        if (proof.kind === 'recovery') await this.recordRecoveryCodeUsed(grant, client);
+        await this.record(grant, AuthEventType.STEP_UP_VERIFIED, client, proof.kind === 'recovery' ? 'recovery code' : proof.channel);
+        return grant;
+      }
+      case ChallengePurpose.PhoneChange: {
+        // The loaded user is updated (and flushed with the session), so the answer shows the new number.
+        const user = challenge.user;
+        const previous = user.phoneNumber;
+        Object.assign(user, { phoneNumber: challenge.phoneNumber!, phoneVerifiedAt: now, updatedAt: now });
+        const grant = await sessions.stepUp(challenge.session!.id, userId, amr, client);
+        await this.record(grant, AuthEventType.PHONE_NUMBER_CHANGED, client, `${maskPhone(previous)} → ${maskPhone(user.phoneNumber)}`);
+        return grant;
+      }
+    }
+  }
+
+  private async recordRecoveryCodeUsed(grant: SessionGrant, client: ClientInfo): Promise<void> {
+    const left = await this.deps.recoveryCodes.remaining(grant.user.id);
+    await this.record(grant, AuthEventType.RECOVERY_CODE_USED, client, `${left} left`);
+  }
+
+  private record(grant: SessionGrant, type: AuthEventType, client: ClientInfo, detail: string): Promise<void> {
+    return this.deps.audit.record({ type, userId: grant.user.id, sessionId: grant.session.id, client, detail });
+  }
+}
