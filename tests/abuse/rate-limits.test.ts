@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
-import { LOGIN, REGISTER } from '../support/operations';
+import {
+  CHANGE_PASSWORD,
+  DELETE_ACCOUNT,
+  LOGIN,
+  REAUTHENTICATE,
+  REGENERATE_RECOVERY_CODES,
+  REGISTER,
+  START_PHONE_NUMBER_CHANGE,
+  VERIFY_RECOVERY_CODE,
+} from '../support/operations';
 import { newUser, useTestApp } from '../support/test-app';
 
 describe('GraphQL rate limits', () => {
@@ -77,5 +86,32 @@ describe('X-Forwarded-For without a trusted proxy', () => {
       answers.push(codeOf(res));
     }
     expect(answers).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED']);
+  });
+});
+
+describe('rate limits of the account operations, per client address', () => {
+  const t = useTestApp({ RATE_LIMIT_ACCOUNT_CHANGES_PER_IP: '3/3600', RATE_LIMIT_VERIFY_RECOVERY_CODE_PER_IP: '2/3600', TRUST_PROXY: 'loopback' });
+
+  it('shares one account-changes budget between reauthenticate, changePassword, startPhoneNumberChange, regenerateRecoveryCodes and deleteAccount', async () => {
+    const { accessToken } = await t.signUp();
+    const from = (ip: string) => ({ authorization: `Bearer ${accessToken}`, 'x-forwarded-for': ip });
+    const ip = '192.0.2.50';
+    const answers = [
+      codeOf(await t.gql(REAUTHENTICATE, {}, from(ip))),
+      codeOf(await t.gql(CHANGE_PASSWORD, { input: { currentPassword: 'wrong password', newPassword: 'a new long password' } }, from(ip))),
+      codeOf(await t.gql(REGENERATE_RECOVERY_CODES, {}, from(ip))),
+      codeOf(await t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: '+447911000111' } }, from(ip))),
+      codeOf(await t.gql(DELETE_ACCOUNT, { input: { password: 'x' } }, from(ip))),
+    ];
+    expect(answers).toEqual([undefined, 'INVALID_CREDENTIALS', undefined, 'RATE_LIMITED', 'RATE_LIMITED']);
+    expect(codeOf(await t.gql(REAUTHENTICATE, {}, from('192.0.2.51')))).toBeUndefined();
+  });
+
+  it('counts verifyRecoveryCode per address, bad tokens included', async () => {
+    const ip = { 'x-forwarded-for': '192.0.2.60' };
+    const guess = () => t.gql(VERIFY_RECOVERY_CODE, { input: { pendingToken: 'nope', recoveryCode: '0000-0000-0000-0000' } }, ip);
+    const answers = [codeOf(await guess()), codeOf(await guess()), await guess()];
+    expect(answers.slice(0, 2)).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED']);
+    expect(answers[2]).toMatchObject({ errors: [{ extensions: { code: 'RATE_LIMITED' } }] });
   });
 });

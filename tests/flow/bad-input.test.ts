@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
 import { snapshotDatabase } from '../support/db-snapshot';
 import {
+  AUTH_EVENTS,
+  CHANGE_PASSWORD,
+  DELETE_ACCOUNT,
   LOGIN,
   LOGOUT,
   LOGOUT_EVERYWHERE,
@@ -11,7 +14,9 @@ import {
   REQUEST_OTP,
   REVOKE_SESSION,
   SESSIONS,
+  START_PHONE_NUMBER_CHANGE,
   VERIFY_OTP,
+  VERIFY_RECOVERY_CODE,
 } from '../support/operations';
 import { loginPending, newUser, startTestApp, type TestApp, useTestApp } from '../support/test-app';
 
@@ -118,6 +123,46 @@ describe('bad input never changes the database nor answers 500', () => {
     for (const query of [ME, SESSIONS, LOGOUT, LOGOUT_EVERYWHERE]) {
       expectCleanError(await t.gql(query, {}, { authorization: `Bearer ${token}` }), 'UNAUTHENTICATED');
     }
+  });
+
+  it.each(NASTY_STRINGS)('verifyRecoveryCode refuses pending token %j', async (pendingToken) => {
+    expectCleanError(await t.gql(VERIFY_RECOVERY_CODE, { input: { pendingToken, recoveryCode: '0000-0000-0000-0000' } }), 'UNAUTHENTICATED');
+  });
+
+  it.each(NASTY_STRINGS)('startPhoneNumberChange refuses phone number %j', async (phoneNumber) => {
+    const res = await t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber } }, { authorization: `Bearer ${accessToken}` });
+    expectCleanError(res, ['BAD_USER_INPUT', 'PHONE_NUMBER_NOT_ALLOWED']);
+  });
+
+  it.each(NASTY_STRINGS.filter(Boolean))('startPhoneNumberChange refuses country %j', async (country) => {
+    const res = await t.gql(
+      START_PHONE_NUMBER_CHANGE,
+      { input: { phoneNumber: '07911 123456', country } },
+      { authorization: `Bearer ${accessToken}` },
+    );
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('country');
+  });
+
+  it.each(NASTY_STRINGS)('changePassword and deleteAccount refuse the password %j as wrong', async (password) => {
+    const auth = { authorization: `Bearer ${accessToken}` };
+    expectCleanError(
+      await t.gql(CHANGE_PASSWORD, { input: { currentPassword: password, newPassword: 'a new long password' } }, auth),
+      'INVALID_CREDENTIALS',
+    );
+    expectCleanError(await t.gql(DELETE_ACCOUNT, { input: { password } }, auth), 'INVALID_CREDENTIALS');
+  });
+
+  it.each([0, -1, 101, 2 ** 31 - 1])('authEvents refuses first %j', async (first) => {
+    const res = await t.gql(AUTH_EVENTS, { first }, { authorization: `Bearer ${accessToken}` });
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('first');
+  });
+
+  it.each(NASTY_STRINGS)('authEvents refuses the cursor %j', async (after) => {
+    const res = await t.gql(AUTH_EVENTS, { first: 5, after }, { authorization: `Bearer ${accessToken}` });
+    expectCleanError(res, 'BAD_USER_INPUT');
+    expect(res.errors![0].extensions!.field).toBe('after');
   });
 
   it.each([
