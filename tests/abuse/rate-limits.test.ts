@@ -100,7 +100,7 @@ describe('rate limits of the account operations, per client address', () => {
       codeOf(await t.gql(REAUTHENTICATE, {}, from(ip))),
       codeOf(await t.gql(CHANGE_PASSWORD, { input: { currentPassword: 'wrong password', newPassword: 'a new long password' } }, from(ip))),
       codeOf(await t.gql(REGENERATE_RECOVERY_CODES, {}, from(ip))),
-      codeOf(await t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: '+447911000111' } }, from(ip))),
+      codeOf(await t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: '+447401000111' } }, from(ip))),
       codeOf(await t.gql(DELETE_ACCOUNT, { input: { password: 'x' } }, from(ip))),
     ];
     expect(answers).toEqual([undefined, 'INVALID_CREDENTIALS', undefined, 'RATE_LIMITED', 'RATE_LIMITED']);

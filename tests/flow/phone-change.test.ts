@@ -17,9 +17,9 @@ import { newUser, type SignedIn, useTestApp } from '../support/test-app';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 let counter = 0;
-/** A fresh valid UK mobile number (+44 7911 …), never one of newUser()'s (+44 7400 …). */
+/** A fresh valid UK mobile number (+44 7401 …: every suffix is a mobile), never one of newUser()'s (+44 7400 …). */
 const freshNumber = () =>
-  `+447911${String((process.pid % 1000) * 1000 + ++counter)
+  `+447401${String((process.pid % 1000) * 1000 + ++counter)
     .padStart(6, '0')
     .slice(-6)}`;
 
