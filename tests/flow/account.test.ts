@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import pg from 'pg';
+import { queryDatabase } from '../support/database';
 import { describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
@@ -46,16 +46,6 @@ const WRONG_TYPES: Array<[string, unknown]> = [
   ['an object', { value: 'correct horse battery' }],
 ];
 
-async function query<T = Record<string, any>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 function expectCleanError(res: GraphQLResponse, code: string): void {
   expect(res.status).toBeLessThan(500);
   expect(codeOf(res)).toBe(code);
@@ -86,7 +76,7 @@ function helpers(t: TestApp) {
 
   /** Rows of a user in every table of theirs (refresh tokens through the sessions given). */
   const rowsOf = async (id: string, sessionIds: string[]) => {
-    const count = async (sql: string, param: unknown) => (await query<{ n: number }>(t.databaseUrl, sql, [param]))[0].n;
+    const count = async (sql: string, param: unknown) => (await queryDatabase<{ n: number }>(t.databaseUrl, sql, [param]))[0].n;
     return {
       app_user: await count('select count(*)::int as n from app_user where id = $1', id),
       auth_session: await count('select count(*)::int as n from auth_session where user_id = $1', id),
@@ -97,7 +87,7 @@ function helpers(t: TestApp) {
     };
   };
   const sessionIdsOf = async (id: string) =>
-    (await query<{ id: string }>(t.databaseUrl, 'select id from auth_session where user_id = $1', [id])).map((r) => r.id);
+    (await queryDatabase<{ id: string }>(t.databaseUrl, 'select id from auth_session where user_id = $1', [id])).map((r) => r.id);
 
   return { me, refresh, changePassword, deleteAccount, login, userId, stepUp, rowsOf, sessionIdsOf };
 }
@@ -374,7 +364,7 @@ describe('deleteAccount', () => {
       auth_event: 0,
     });
     const hashes = [victim.refreshToken, otherSession.refreshToken].map((token) => createHash('sha256').update(token).digest('base64url'));
-    expect(await query(t.databaseUrl, 'select 1 from refresh_token where token_hash = any($1)', [hashes])).toHaveLength(0);
+    expect(await queryDatabase(t.databaseUrl, 'select 1 from refresh_token where token_hash = any($1)', [hashes])).toHaveLength(0);
     for (const s of [victim, otherSession]) {
       expect(codeOf(await h.me(s))).toBe('UNAUTHENTICATED');
       expect(codeOf(await h.refresh(s))).toBe('UNAUTHENTICATED');

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import { queryDatabase } from '../support/database';
 import { describe, expect, it } from 'vitest';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
 import {
@@ -45,16 +45,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** What the service shows of a +44 7400 xxxxxx number: the country code and the last two digits. */
 const masked = (e164: string) => `+44 ${'*'.repeat(8)}${e164.slice(-2)}`;
 
-async function query<T = Record<string, unknown>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 async function page(t: TestApp, accessToken: string, variables: { first?: number; after?: string } = {}): Promise<AuthEventPage> {
   const res = await t.gql(AUTH_EVENTS, variables, bearer(accessToken));
   if (!res.data?.authEvents) throw new Error(`authEvents failed: ${JSON.stringify(res.errors)}`);
@@ -80,7 +70,7 @@ async function trailUntil(t: TestApp, accessToken: string, done: (events: AuthEv
 async function pollCount(databaseUrl: string, expected: number): Promise<number> {
   let count = -1;
   for (let i = 0; i < 50; i++) {
-    count = Number((await query<{ n: string }>(databaseUrl, 'select count(*) as n from auth_event'))[0].n);
+    count = Number((await queryDatabase<{ n: string }>(databaseUrl, 'select count(*) as n from auth_event'))[0].n);
     if (count >= expected) return count;
     await sleep(20);
   }
@@ -281,9 +271,11 @@ describe('the audit trail (authEvents)', () => {
     expect(numberChange.detail).toContain(masked(newNumber));
 
     const userId = changed.data!.verifyOtp.user.id;
-    const rows = await query<{ dump: string }>(t.databaseUrl, "select string_agg(e::text, E'\\n') as dump from auth_event e where user_id = $1", [
-      userId,
-    ]);
+    const rows = await queryDatabase<{ dump: string }>(
+      t.databaseUrl,
+      "select string_agg(e::text, E'\\n') as dump from auth_event e where user_id = $1",
+      [userId],
+    );
     expectNoSecrets(rows[0].dump, secrets, [...codes, ...numbers]);
     expectNoSecrets(serviceLog(t), secrets, [...codes, ...numbers]);
   });
@@ -421,7 +413,7 @@ describe('the audit trail (authEvents)', () => {
 
   it('records nothing for a failed login with an unknown email, and answers it exactly like a wrong password', async () => {
     const known = await t.signUp();
-    const before = Number((await query<{ n: string }>(t.databaseUrl, 'select count(*) as n from auth_event'))[0].n);
+    const before = Number((await queryDatabase<{ n: string }>(t.databaseUrl, 'select count(*) as n from auth_event'))[0].n);
     const unknownEmail = `nobody.${Date.now()}@example.com`;
     const unknown = await t.gql(LOGIN, { input: { email: unknownEmail, password: known.user.password } });
     const wrongPassword = await t.gql(LOGIN, { input: { email: known.user.email, password: 'wrong password here' } });
@@ -431,11 +423,11 @@ describe('the audit trail (authEvents)', () => {
     // The known email's LOGIN_FAILED lands (not awaited); give the unknown one as long, then count.
     expect(await pollCount(t.databaseUrl, before + 1)).toBe(before + 1);
     await sleep(100);
-    const rows = await query<{ type: string; user_id: string; detail: string | null }>(
+    const rows = await queryDatabase<{ type: string; user_id: string; detail: string | null }>(
       t.databaseUrl,
       'select type, user_id, detail from auth_event order by seq desc limit 2',
     );
-    expect(Number((await query<{ n: string }>(t.databaseUrl, 'select count(*) as n from auth_event'))[0].n)).toBe(before + 1);
+    expect(Number((await queryDatabase<{ n: string }>(t.databaseUrl, 'select count(*) as n from auth_event'))[0].n)).toBe(before + 1);
     const knownId = (await t.gql(ME, {}, bearer(known.accessToken))).data!.me.id;
     expect(rows[0]).toMatchObject({ type: 'LOGIN_FAILED', user_id: knownId });
     expect(JSON.stringify(rows)).not.toContain(unknownEmail);
@@ -524,7 +516,7 @@ describe('the audit trail (authEvents)', () => {
 
 describe('the audit trail when its table is unavailable', () => {
   const t = useTestApp();
-  const rename = (from: string, to: string) => query(t.databaseUrl, `alter table ${from} rename to ${to}`);
+  const rename = (from: string, to: string) => queryDatabase(t.databaseUrl, `alter table ${from} rename to ${to}`);
 
   it('lets a full sign-in and a refresh succeed, logs an error line per lost event, and records again once it is back', async () => {
     const user = newUser();

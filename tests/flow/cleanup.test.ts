@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import pg from 'pg';
+import { queryDatabase } from '../support/database';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Janitor } from '../../src/maintenance/janitor';
@@ -7,27 +7,12 @@ import { codeOf } from '../support/graphql-client';
 import { REFRESH_SESSION } from '../support/operations';
 import { loginPending, useTestApp } from '../support/test-app';
 
-async function query(databaseUrl: string, sql: string): Promise<Record<string, unknown>[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 async function count(databaseUrl: string): Promise<Record<string, number>> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query(
-      'select (select count(*) from auth_session)::int as sessions, (select count(*) from refresh_token)::int as tokens, (select count(*) from otp_challenge)::int as challenges, (select count(*) from auth_event)::int as events',
-    );
-    return rows[0];
-  } finally {
-    await client.end();
-  }
+  const [counts] = await queryDatabase<Record<string, number>>(
+    databaseUrl,
+    'select (select count(*) from auth_session)::int as sessions, (select count(*) from refresh_token)::int as tokens, (select count(*) from otp_challenge)::int as challenges, (select count(*) from auth_event)::int as events',
+  );
+  return counts;
 }
 
 describe('the service deletes what has expired, by itself', () => {
@@ -89,7 +74,7 @@ describe('the service deletes what has expired, by itself', () => {
     const after = await count(t.databaseUrl);
     expect(result!.auth_event).toBe(events);
     expect(after.events).toBeGreaterThan(0);
-    const rows = await query(t.databaseUrl, 'select distinct user_id from auth_event');
+    const rows = await queryDatabase(t.databaseUrl, 'select distinct user_id from auth_event');
     expect(rows).toEqual([{ user_id: decodeJwt(recent.accessToken).sub }]);
   });
 });

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import pg from 'pg';
+import { queryDatabase } from '../support/database';
 import { describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { codeOf } from '../support/graphql-client';
@@ -27,10 +27,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     expect(new Set(codes).size).toBe(10);
     for (const code of codes) expect(code).toMatch(FORMAT);
     expect(await remaining(s.accessToken)).toBe(10);
-    const client = new pg.Client({ connectionString: t.databaseUrl });
-    await client.connect();
-    const { rows } = await client.query('select code_hash from recovery_code');
-    await client.end();
+    const rows = await queryDatabase(t.databaseUrl, 'select code_hash from recovery_code');
     const stored = JSON.stringify(rows);
     for (const code of codes) {
       expect(stored).not.toContain(code);
@@ -101,10 +98,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
   it('does not mark the phone verified when a recovery code signs in', async () => {
     const s = await t.signUp();
     const codes = await regenerate(s);
-    const client = new pg.Client({ connectionString: t.databaseUrl });
-    await client.connect();
-    await client.query('update app_user set phone_verified_at = null where email = $1', [s.user.email]);
-    await client.end();
+    await queryDatabase(t.databaseUrl, 'update app_user set phone_verified_at = null where email = $1', [s.user.email]);
     const signedIn = (await useCode(await loginPending(t.gql, s.user), codes[0])).data!.verifyRecoveryCode;
     expect(signedIn.user.phoneVerified).toBe(false);
   });

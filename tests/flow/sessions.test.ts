@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import pg from 'pg';
+import { queryDatabase } from '../support/database';
 import { describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { codeOf } from '../support/graphql-client';
@@ -9,16 +9,6 @@ import { type SignedIn, useTestApp } from '../support/test-app';
 import { TestClock } from '../support/test-clock';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-async function query<T = Record<string, unknown>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 describe('sessions: a sign-in begins one, refresh tokens rotate it', () => {
   const t = useTestApp({ TRUST_PROXY: 'loopback' });
@@ -42,9 +32,9 @@ describe('sessions: a sign-in begins one, refresh tokens rotate it', () => {
   it('stores refresh tokens only as a hash', async () => {
     const { refreshToken } = await t.signUp();
     const hash = createHash('sha256').update(refreshToken).digest('base64url');
-    const rows = await query(t.databaseUrl, 'select * from refresh_token where token_hash = $1', [hash]);
+    const rows = await queryDatabase(t.databaseUrl, 'select * from refresh_token where token_hash = $1', [hash]);
     expect(rows).toHaveLength(1);
-    const dump = await query<{ dump: string }>(t.databaseUrl, "select string_agg(t::text, E'\\n') as dump from refresh_token t");
+    const dump = await queryDatabase<{ dump: string }>(t.databaseUrl, "select string_agg(t::text, E'\\n') as dump from refresh_token t");
     expect(dump[0].dump).not.toContain(refreshToken);
   });
 
@@ -70,7 +60,7 @@ describe('sessions: a sign-in begins one, refresh tokens rotate it', () => {
     }
     expect((await me(current.accessToken)).data?.me.id).toBeTruthy();
     // The chain: every link names the one it replaced; all but the newest are used up.
-    const links = await query<{ used: boolean; previous_hash: string | null }>(
+    const links = await queryDatabase<{ used: boolean; previous_hash: string | null }>(
       t.databaseUrl,
       'select used_at is not null as used, previous_hash from refresh_token where session_id = $1',
       [first.session.id],
@@ -104,14 +94,16 @@ describe('sessions: a sign-in begins one, refresh tokens rotate it', () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => refresh(signedIn.refreshToken)));
     expect(answers.map((a) => a.data?.refreshSession.session.id)).toEqual(Array(10).fill(signedIn.session.id));
     const hash = createHash('sha256').update(signedIn.refreshToken).digest('base64url');
-    const rows = await query<{ previous_hash: string | null; used: boolean }>(
+    const rows = await queryDatabase<{ previous_hash: string | null; used: boolean }>(
       t.databaseUrl,
       'select previous_hash, used_at is not null as used from refresh_token where session_id = $1',
       [signedIn.session.id],
     );
     expect(rows.filter((r) => r.previous_hash === hash)).toHaveLength(10);
     expect(rows.filter((r) => r.used)).toHaveLength(1);
-    expect(await query(t.databaseUrl, 'select id from auth_session where user_id = $1', [decodeJwt(signedIn.accessToken).sub])).toHaveLength(1);
+    expect(await queryDatabase(t.databaseUrl, 'select id from auth_session where user_id = $1', [decodeJwt(signedIn.accessToken).sub])).toHaveLength(
+      1,
+    );
   });
 
   it('gives a tab that comes back within the grace period a working pair', async () => {

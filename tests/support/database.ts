@@ -26,3 +26,14 @@ async function admin(serverUrl: URL, sql: string): Promise<void> {
     await client.end();
   }
 }
+
+/** One statement against a test's database, as a client of its own (not the service's pool). */
+export async function queryDatabase<T = Record<string, any>>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
