@@ -26,6 +26,7 @@ import { AuthSession } from './sessions/session.entity';
 import { SessionService } from './sessions/session.service';
 import { PasswordHasher } from './passwords/password-hasher';
 import { PhonePolicy } from './phones/phone-policy';
+import { TestNumbers } from './phones/test-numbers';
 import { RecoveryCodes } from './recovery/recovery-codes';
 import { Budget } from './rate-limits/budget';
 import { LimiterStore } from './rate-limits/limiter-store';
@@ -116,7 +117,14 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     const audit = new AuditTrail({ em: orm.em, clock, logger });
     const recoveryCodes = new RecoveryCodes(orm.em);
     const sessions = new SessionService({ sessions: orm.em.getRepository(AuthSession), tokens, audit, clock, limits: config.sessions, logger });
-    const phones = new PhonePolicy(config.phones);
+    const testNumbers = new TestNumbers(config.testNumbers, clock);
+    if (testNumbers.count > 0) {
+      logger.warn(
+        { testNumbers: testNumbers.count, until: config.testNumbers!.until.toISOString() },
+        `${testNumbers.count} test numbers are active (OTP_TEST_NUMBERS): their codes never reach Sinch and are fixed`,
+      );
+    }
+    const phones = new PhonePolicy(config.phones, testNumbers);
     const sendGuard = new SendGuard(
       {
         phonePerHour: budget('sendsPerPhoneHour', abuse.phoneSendsPerHour, 3600),
@@ -132,7 +140,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     const otp = new OtpService({
       challenges,
       tokens,
-      provider: sinch.gateway,
+      provider: testNumbers.provider(sinch.gateway),
       completion: new ChallengeCompletion({ users, sessions, recoveryCodes, audit, clock }),
       recoveryCodes,
       audit,

@@ -1,4 +1,5 @@
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import type { TestNumbersConfig } from '../phones/test-numbers';
 import { parsePrivateKey, parseVerificationKeys } from '../tokens/signing-key';
 
 /**
@@ -45,6 +46,8 @@ export interface Config {
   cleanupIntervalSeconds: number;
   /** Audit events older than this are deleted. */
   auditRetentionDays: number;
+  /** `OTP_TEST_NUMBERS` with `OTP_TEST_NUMBERS_UNTIL`; unset: none. */
+  testNumbers?: TestNumbersConfig;
 }
 
 /** Lifetimes of sessions and their refresh tokens (contract, "Limits added"). */
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     cors: read.cors('CORS_ORIGINS', production),
     cleanupIntervalSeconds: read.int('CLEANUP_INTERVAL_SECONDS', 600, 10, 86_400),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 400, 1, 36_500),
+    testNumbers: read.testNumbers('OTP_TEST_NUMBERS', 'OTP_TEST_NUMBERS_UNTIL', production),
   };
   if (config.rateLimits.store === 'redis' && !config.rateLimits.redisUrl) read.problem('REDIS_URL', 'is required when RATE_LIMIT_STORE=redis');
 
@@ -346,6 +350,37 @@ class EnvReader {
     return { origins, anyOrigin, anyLocalhostPort: false };
   }
 
+  /**
+   * `+E164=code` pairs and the date they stop working (required with them). A date alone means
+   * through the end of that day (UTC). In production the date may be at most 90 days ahead.
+   */
+  testNumbers(name: string, untilName: string, production: boolean): TestNumbersConfig | undefined {
+    const raw = this.string(name);
+    const rawUntil = this.string(untilName);
+    if (raw === undefined) {
+      if (rawUntil !== undefined) this.problem(untilName, `is set but ${name} is not`);
+      return undefined;
+    }
+    const codes: Record<string, string> = {};
+    for (const pair of this.list(name)) {
+      const match = /^(\+[1-9]\d{6,14})=([0-9]{4,10})$/.exec(pair.replace(/\s+/g, ''));
+      if (!match) {
+        this.problem(name, 'must be +E164=code pairs separated by commas, codes of 4 to 10 digits (e.g. +15555550100=424242)');
+        return undefined;
+      }
+      codes[match[1]] = match[2];
+    }
+    const until = rawUntil === undefined ? undefined : parseUntil(rawUntil);
+    if (!until) {
+      this.problem(untilName, `is required with ${name}: an ISO date such as 2027-03-01 (the test numbers stop working after it)`);
+      return undefined;
+    }
+    if (production && until.getTime() > Date.now() + 90 * 86_400_000) {
+      this.problem(untilName, 'may be at most 90 days ahead when NODE_ENV=production');
+    }
+    return { codes, until };
+  }
+
   countries(name: string): CountryCode[] | undefined {
     const raw = this.string(name);
     if (raw === undefined) return undefined;
@@ -357,6 +392,17 @@ class EnvReader {
     if (unknown.length > 0) this.problem(name, `has unknown ISO 3166-1 alpha-2 codes: ${unknown.join(', ')}`);
     return codes as CountryCode[];
   }
+}
+
+/** `2027-03-01` (through the end of that day, UTC) or a full ISO timestamp; undefined if neither. */
+function parseUntil(value: string): Date | undefined {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const day = new Date(`${value}T00:00:00Z`);
+    return Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== value ? undefined : new Date(day.getTime() + 86_400_000);
+  }
+  if (!/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(value)) return undefined;
+  const instant = new Date(value);
+  return Number.isNaN(instant.getTime()) ? undefined : instant;
 }
 
 /** `scheme://host[:port]` as browsers send it in `Origin`, or undefined when `value` is not just that. */

@@ -9,7 +9,14 @@ export type ProviderMethod = 'sms' | 'callout';
 export type ReportOutcome = { kind: 'verified' } | { kind: 'wrong_code' } | { kind: 'expired' };
 
 export interface OtpProvider {
-  start(input: { phoneNumber: string; method: ProviderMethod; reference: string; codeTtlSeconds: number }): Promise<{ id: string }>;
+  /** `locale` (BCP 47) asks for the SMS language; the answer's `locale` is the one used, null when not said. */
+  start(input: {
+    phoneNumber: string;
+    method: ProviderMethod;
+    reference: string;
+    codeTtlSeconds: number;
+    locale?: string;
+  }): Promise<{ id: string; locale: string | null }>;
   report(input: { id: string; method: ProviderMethod; code: string }): Promise<ReportOutcome>;
 }
 

@@ -11,7 +11,7 @@ export class OtpResolver {
   @Directive('@requestOtpPerIp')
   @Mutation(() => OtpDispatch)
   requestOtp(@Arg('input', () => RequestOtpInput) input: RequestOtpInput, @Ctx() ctx: GraphQLContext): Promise<OtpDispatch> {
-    return this.otp.request(input.pendingToken, input.channel, ctx.client) as Promise<OtpDispatch>;
+    return this.otp.request(input.pendingToken, input.channel, ctx.client, input.locale) as Promise<OtpDispatch>;
   }
 
   @Directive('@otpStatusPerIp')

@@ -12,6 +12,7 @@ import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } f
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { CHANNEL_METHOD } from './otp-channels';
 import { normalizeCode } from './otp-code';
+import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
 import type { SendGuard } from './send-guard';
 import type { Budget } from '../rate-limits/budget';
@@ -32,6 +33,8 @@ export interface PendingAuthResult {
 export interface DispatchResult extends ResendState {
   channel: Channel;
   expiresAt: Date;
+  /** The SMS language the provider reports having used; null when it does not say. */
+  locale: string | null;
 }
 
 /** When the client may ask again, and by voice: what a "call me instead" button needs. */
@@ -94,8 +97,10 @@ export class OtpService {
     return { pendingToken, expiresAt: challenge.expiresAt, phoneNumberHint: maskPhone(destinationOf(challenge)), channels };
   }
 
-  async request(pendingToken: string, channel: Channel, client: ClientInfo): Promise<DispatchResult> {
+  /** `locale` (BCP 47, optional) asks the provider for the SMS language. */
+  async request(pendingToken: string, channel: Channel, client: ClientInfo, locale?: string | null): Promise<DispatchResult> {
     const { challenges, provider, sendGuard, audit, clock, limits, logger } = this.deps;
+    const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
     const challenge = await this.liveChallenge(pendingToken);
     if (!challenge.channels.includes(channel)) {
       throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
@@ -126,12 +131,14 @@ export class OtpService {
       throw error;
     });
     let verificationId: string;
+    let usedLocale: string | null;
     try {
-      ({ id: verificationId } = await provider.start({
+      ({ id: verificationId, locale: usedLocale } = await provider.start({
         phoneNumber,
         method: CHANNEL_METHOD[channel].method,
         reference,
         codeTtlSeconds: limits.codeTtlSeconds,
+        locale: language,
       }));
     } catch (error) {
       // The code may have gone out: the send stays counted everywhere (the token's cooldown too).
@@ -149,7 +156,7 @@ export class OtpService {
       client,
       detail: `${channel} to ${maskPhone(phoneNumber)}`,
     });
-    return { channel, expiresAt: earliest(codeExpiresAt, sent.expiresAt), ...this.resendState(sent, now) };
+    return { channel, expiresAt: earliest(codeExpiresAt, sent.expiresAt), locale: usedLocale, ...this.resendState(sent, now) };
   }
 
   /** For clients that poll after a send: has the code been reported undelivered, when to resend. */

@@ -13,6 +13,9 @@ export class RequestOtpInput {
 
   @Field(() => OtpChannel, { defaultValue: OtpChannel.SMS })
   channel!: OtpChannel;
+
+  @Field(() => String, { nullable: true, description: 'BCP 47 language for the SMS, such as de-DE; sent to Sinch as Accept-Language.' })
+  locale?: string | null;
 }
 
 @InputType()
@@ -52,6 +55,9 @@ export class OtpDispatch {
     description: 'requestOtp(channel: VOICE) works from then on; null when the number takes no calls or no sends are left.',
   })
   voiceAvailableAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'The SMS language Sinch reports having used (Content-Language); null when it does not say.' })
+  locale!: string | null;
 }
 
 @ObjectType({ description: 'Where a pending login stands, for clients that poll after requestOtp.' })

@@ -8,6 +8,7 @@ import {
 } from 'libphonenumber-js/max';
 import { AppError, badInput } from '../errors/app-error';
 import { hasInvisibleOrControl } from '../validation/text';
+import type { TestNumbers } from './test-numbers';
 
 export type Channel = 'SMS' | 'VOICE';
 
@@ -33,7 +34,11 @@ const MAX_INPUT_LENGTH = 40;
 const PHONE_NOTATION = /^(?:tel:)?[\p{Nd}\s+\-.()/]+$/iu;
 
 export class PhonePolicy {
-  constructor(private readonly options: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] }) {}
+  constructor(
+    private readonly options: { allowedCountries?: CountryCode[]; deniedCountries: CountryCode[] },
+    /** Test numbers in force are accepted whatever their type (they may be fictional), by SMS and voice. */
+    private readonly testNumbers?: TestNumbers,
+  ) {}
 
   /**
    * Parses a number as a person may type it (any notation, `country` for numbers without +CC)
@@ -54,6 +59,7 @@ export class PhonePolicy {
     } catch (error) {
       throw parseFailure(error);
     }
+    if (this.testNumbers?.codeFor(parsed.number) !== undefined) return { e164: parsed.number, channels: ['SMS', 'VOICE'] };
     if (!parsed.isValid()) throw notAllowed('invalid number');
     // Non-geographic calling codes (satellite +881/+870, international networks +882/+883...) have
     // no country a deny list could name, and are classic toll-fraud destinations.

@@ -22,10 +22,11 @@ export async function performExchange(
   method: HttpMethod,
   path: string,
   body?: object,
+  headers?: Record<string, string>,
 ): Promise<Exchange> {
   let reply: Awaited<ReturnType<SinchHttp['send']>>;
   try {
-    reply = await http.send(method, path, body);
+    reply = await http.send(method, path, body, headers);
   } catch (error) {
     if (!(error instanceof SinchTransportError)) throw error;
     return { operation, answer: { kind: error.kind }, transportError: error };

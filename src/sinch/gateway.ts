@@ -42,6 +42,8 @@ export interface StartInput {
   /** Unique per start (Sinch answers 409 to a reused one). */
   reference: string;
   codeTtlSeconds: number;
+  /** BCP 47 language for the SMS text, sent as `Accept-Language`. */
+  locale?: string;
 }
 
 export interface ReportInput {
@@ -79,7 +81,7 @@ export class SinchGateway {
    * by reference whether the start happened; see `decideUnansweredStart`. Throws
    * `SendOutcomeUnknown` when even that cannot be told.
    */
-  async start(input: StartInput): Promise<{ id: string }> {
+  async start(input: StartInput): Promise<{ id: string; locale: string | null }> {
     const body = {
       identity: { type: 'number', endpoint: input.phoneNumber },
       method: input.method,
@@ -90,14 +92,16 @@ export class SinchGateway {
         : { calloutOptions: { speech: { locale: 'en-US' } } }),
     };
     const context = { phone: maskPhone(input.phoneNumber), method: input.method };
-    const exchange = requireId(await this.call('start', 'POST', VERIFICATIONS, body));
+    const headers = input.locale ? { 'accept-language': input.locale } : undefined;
+    const exchange = requireId(await this.call('start', 'POST', VERIFICATIONS, body, headers));
     const { kind } = exchange.answer;
     // A 2xx we cannot read is treated like a lost answer: Sinch answers 2xx only to a start it took.
     if (kind === 'timeout' || kind === 'network' || kind === 'malformed') return this.startFromReference(kind, exchange, input.reference, context);
     this.settle(exchange, context);
     const id = exchange.json?.id as string;
     this.logger.info({ ...context, verificationId: id }, 'Sinch verification started');
-    return { id };
+    // The language Sinch used for the SMS, when it says.
+    return { id, locale: exchange.headers?.get('content-language')?.trim() || null };
   }
 
   /**
@@ -136,7 +140,7 @@ export class SinchGateway {
     start: Exchange,
     reference: string,
     context: Record<string, unknown>,
-  ): Promise<{ id: string }> {
+  ): Promise<{ id: string; locale: string | null }> {
     const lookup = requireId(await this.call('status', 'GET', `${VERIFICATIONS}/reference/${encodeURIComponent(reference)}`));
     const lookupDetail = detailOf(lookup);
     const problem = `${detailOf(start).problem}; lookup by reference ${lookupDetail.problem ?? 'answered'}`;
@@ -145,15 +149,16 @@ export class SinchGateway {
     this.apply(decideUnansweredStart(lost, lookup.answer), detail, lookup, context, start.transportError);
     const id = lookup.json?.id as string;
     this.logger.info({ ...context, verificationId: id }, 'Sinch verification started');
-    return { id };
+    // The start's own answer was lost, and with it the language Sinch reported.
+    return { id, locale: null };
   }
 
   /** Through the breaker: while it is open nothing is sent and the answer is `circuit_open`. */
-  private call(operation: SinchOperation, method: HttpMethod, path: string, body?: object): Promise<Exchange> {
+  private call(operation: SinchOperation, method: HttpMethod, path: string, body?: object, headers?: Record<string, string>): Promise<Exchange> {
     return this.breaker.run(
       async () => {
         const startedAt = Date.now();
-        const result = await performExchange(this.http, operation, method, path, body);
+        const result = await performExchange(this.http, operation, method, path, body, headers);
         this.logger.debug({ operation, answer: result.answer.kind, durationMs: Date.now() - startedAt }, 'Sinch exchange done');
         return result;
       },

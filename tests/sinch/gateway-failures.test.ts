@@ -152,7 +152,7 @@ describe('malformed answers', () => {
   it('a start answer without id, found by reference → that id', async () => {
     const found = json(200, { id: 'v-9', method: 'sms', status: 'PENDING', reference: 'r-1' });
     const g = gatewayAt(await serve(startThenLookup(json(200, { method: 'sms' }), found)));
-    expect(await g.start(startInput)).toEqual({ id: 'v-9' });
+    expect(await g.start(startInput)).toEqual({ id: 'v-9', locale: null }); // the language was in the lost answer
   });
 
   it('a lookup answer without id is unusable → SendOutcomeUnknown', async () => {
@@ -192,7 +192,7 @@ describe('transport failures', () => {
       server!.closeAllConnections();
     });
     g = gatewayAt(await serve(startThenLookup(endless, json(200, { id: 'v-7', method: 'sms', status: 'PENDING' }))));
-    expect(await g.start(startInput)).toEqual({ id: 'v-7' });
+    expect(await g.start(startInput)).toEqual({ id: 'v-7', locale: null });
   });
 
   it('a dropped start found DENIED by reference → mapped as a start answer (PHONE_NUMBER_NOT_ALLOWED)', async () => {

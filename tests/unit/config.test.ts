@@ -150,4 +150,35 @@ describe('loadConfig', () => {
       expect(problemsOf({ CORS_ORIGINS: bad })).toEqual([expect.stringMatching(/^CORS_ORIGINS /)]);
     }
   });
+
+  it('reads OTP_TEST_NUMBERS with a mandatory date, at most 90 days ahead in production', () => {
+    const config = loadConfig({ OTP_TEST_NUMBERS: '+15555550100=424242, +447400000077=135790', OTP_TEST_NUMBERS_UNTIL: '2027-03-01' });
+    expect(config.testNumbers).toEqual({
+      codes: { '+15555550100': '424242', '+447400000077': '135790' },
+      until: new Date('2027-03-02T00:00:00Z'), // a date alone: through the end of that day
+    });
+    expect(problemsOf({ OTP_TEST_NUMBERS: '+15555550100=424242' })).toEqual([expect.stringMatching(/^OTP_TEST_NUMBERS_UNTIL is required/)]);
+    expect(problemsOf({ OTP_TEST_NUMBERS_UNTIL: '2027-03-01' })).toEqual([expect.stringMatching(/^OTP_TEST_NUMBERS_UNTIL is set but/)]);
+    for (const bad of ['15555550100=424242', '+15555550100', '+15555550100=42', '+15555550100=abcdef', '+1555=424242']) {
+      expect(problemsOf({ OTP_TEST_NUMBERS: bad, OTP_TEST_NUMBERS_UNTIL: '2027-03-01' })).toEqual([expect.stringMatching(/^OTP_TEST_NUMBERS /)]);
+    }
+    for (const bad of ['tomorrow', '2027-02-30', '2027-3-1', '01/03/2027']) {
+      expect(problemsOf({ OTP_TEST_NUMBERS: '+15555550100=424242', OTP_TEST_NUMBERS_UNTIL: bad })).toEqual([
+        expect.stringMatching(/^OTP_TEST_NUMBERS_UNTIL /),
+      ]);
+    }
+    const jwt = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/x',
+      SINCH_APPLICATION_KEY: 'k',
+      SINCH_APPLICATION_SECRET: 'c2VjcmV0',
+      JWT_PRIVATE_KEY: jwt,
+    };
+    const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    expect(problemsOf({ ...production, OTP_TEST_NUMBERS: '+15555550100=424242', OTP_TEST_NUMBERS_UNTIL: inDays(89) })).toEqual([]);
+    expect(problemsOf({ ...production, OTP_TEST_NUMBERS: '+15555550100=424242', OTP_TEST_NUMBERS_UNTIL: inDays(91) })).toEqual([
+      expect.stringMatching(/^OTP_TEST_NUMBERS_UNTIL may be at most 90 days ahead/),
+    ]);
+  });
 });

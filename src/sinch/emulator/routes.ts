@@ -41,11 +41,13 @@ const ROUTES: Route[] = [
     async handle({ store, body, origin, now, headers, approve }) {
       const verification = store.start(parseStartRequest(parseJsonObject(body)));
       await approve(verification);
-      // SMS language comes from Accept-Language and is echoed as Content-Language.
-      const language =
-        String(headers['accept-language'] ?? '')
-          .split(',')[0]
-          .trim() || 'en-US';
+      // SMS language comes from Accept-Language and is echoed as Content-Language; no preference
+      // (none, or fetch's default `*`) means Sinch's default.
+      const asked = String(headers['accept-language'] ?? '')
+        .split(',')[0]
+        .split(';')[0]
+        .trim();
+      const language = asked === '' || asked === '*' ? 'en-US' : asked;
       return {
         body: startResponse(verification, origin, now),
         headers: verification.method === 'sms' ? { 'content-language': language } : undefined,
