@@ -134,9 +134,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
     );
     const wrongCodesPerUser = budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600);
-    // Password checks of signed-in users count like login's per-email limit.
+    // Password checks of signed-in users spend login's per-email budget (the directive's own counters:
+    // same key prefix, same window).
     const loginWindow = config.rateLimits.policies.loginPerEmail;
-    const passwordChecksPerUser = budget('passwordChecksPerUser', loginWindow.limit, loginWindow.durationSeconds);
+    const passwordChecksPerEmail = budget('loginPerEmail', loginWindow.limit, loginWindow.durationSeconds);
     const otp = new OtpService({
       challenges,
       tokens,
@@ -159,8 +160,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       phones,
       recoveryCodes,
       audit,
-      passwordChecksPerUser,
-      perUserBudgets: [wrongCodesPerUser, passwordChecksPerUser],
+      passwordChecksPerEmail,
+      wrongCodesPerUser,
       clock,
       logger,
     });

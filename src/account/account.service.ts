@@ -1,14 +1,16 @@
 import type { Logger } from 'pino';
+import { inTransaction } from '../db/transaction';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import { AppError, badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
-import { ChallengePurpose, OtpChallenge } from '../otp/otp-challenge.entity';
+import { ChallengePurpose, ChallengeStatus, OtpChallenge } from '../otp/otp-challenge.entity';
 import type { OtpService, PendingAuthResult } from '../otp/otp.service';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import { checkNewPassword, normalizePassword } from '../passwords/password-rules';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Budget } from '../rate-limits/budget';
+import { emailIdentity } from '../rate-limits/email-identity';
 import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { SessionService, Viewer } from '../sessions/session.service';
 import type { Clock } from '../time/clock';
@@ -30,10 +32,13 @@ export class AccountService {
       phones: PhonePolicy;
       recoveryCodes: RecoveryCodes;
       audit: AuditTrail;
-      /** Password checks of signed-in users (changePassword, deleteAccount), per user. */
-      passwordChecksPerUser: Budget;
-      /** Per-user counters that die with the user. */
-      perUserBudgets: Budget[];
+      /**
+       * Login's per-email budget, shared: a stolen access token buys no password guesses beyond
+       * what login allows for that account.
+       */
+      passwordChecksPerEmail: Budget;
+      /** Wrong codes per user: dies with the user. */
+      wrongCodesPerUser: Budget;
       clock: Clock;
       logger: Logger;
     },
@@ -54,15 +59,19 @@ export class AccountService {
     await sessions.requireRecentSecondFactor(viewer);
     const phone = phones.accept(input.phoneNumber, input.country);
     if (phone.e164 === viewer.user.phoneNumber) throw badInput('phoneNumber', 'This is already your phone number.');
-    await users.getEntityManager().nativeDelete(OtpChallenge, { user: viewer.userId, purpose: ChallengePurpose.PhoneChange });
-    return otp.open(viewer.user, phone.channels, { kind: ChallengePurpose.PhoneChange, sessionId: viewer.sessionId, phoneNumber: phone.e164 });
+    return inTransaction(users.getEntityManager(), async (tx) => {
+      await users.lock(viewer.userId);
+      await tx.nativeDelete(OtpChallenge, { user: viewer.userId, purpose: ChallengePurpose.PhoneChange });
+      return otp.open(viewer.user, phone.channels, { kind: ChallengePurpose.PhoneChange, sessionId: viewer.sessionId, phoneNumber: phone.e164 });
+    });
   }
 
   async regenerateRecoveryCodes(viewer: Viewer, client: ClientInfo): Promise<{ codes: string[]; createdAt: Date }> {
     const { sessions, recoveryCodes, audit, clock, users } = this.deps;
     await sessions.requireRecentSecondFactor(viewer);
     const createdAt = clock.now();
-    const codes = await users.getEntityManager().transactional(async () => {
+    const codes = await inTransaction(users.getEntityManager(), async () => {
+      await users.lock(viewer.userId);
       const fresh = await recoveryCodes.regenerate(viewer.userId, createdAt);
       await audit.record({ type: AuthEventType.RECOVERY_CODES_REGENERATED, userId: viewer.userId, sessionId: viewer.sessionId, client });
       return fresh;
@@ -70,7 +79,10 @@ export class AccountService {
     return { codes, createdAt };
   }
 
-  /** Every other session ends (a leaked password must not keep a thief signed in); this one carries on. */
+  /**
+   * Every other session ends, and every sign-in still waiting for its code (a leaked password must
+   * not keep a thief signed in, nor let one finish signing in); this session carries on.
+   */
   async changePassword(viewer: Viewer, input: { currentPassword: string; newPassword: string }, client: ClientInfo): Promise<void> {
     const { users, sessions, hasher, audit, clock, logger } = this.deps;
     await this.checkPassword(viewer, input.currentPassword);
@@ -78,8 +90,10 @@ export class AccountService {
     checkNewPassword(password, 'newPassword');
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
-    await users.getEntityManager().transactional(async () => {
+    await inTransaction(users.getEntityManager(), async (tx) => {
       await users.nativeUpdate({ id: viewer.userId }, { passwordHash, updatedAt: now });
+      // Sign-ins begun with the old password die with it: their codes must not open a session now.
+      await tx.nativeDelete(OtpChallenge, { user: viewer.userId, purpose: ChallengePurpose.SignIn, status: ChallengeStatus.Pending });
       await audit.record({ type: AuthEventType.PASSWORD_CHANGED, userId: viewer.userId, sessionId: viewer.sessionId, client });
       await sessions.endOthers(viewer.userId, viewer.sessionId, client, 'password changed');
     });
@@ -88,19 +102,19 @@ export class AccountService {
 
   /** Step-up first, then the password: the user and everything of theirs go in one transaction. */
   async deleteAccount(viewer: Viewer, password: string): Promise<void> {
-    const { users, sessions, perUserBudgets, logger } = this.deps;
+    const { users, sessions, passwordChecksPerEmail, wrongCodesPerUser, logger } = this.deps;
     await sessions.requireRecentSecondFactor(viewer);
     await this.checkPassword(viewer, password);
     // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade.
-    await users.getEntityManager().transactional((tx) => tx.nativeDelete(User, { id: viewer.userId }));
-    await Promise.all(perUserBudgets.map((budget) => budget.forget(viewer.userId)));
+    await inTransaction(users.getEntityManager(), (tx) => tx.nativeDelete(User, { id: viewer.userId }));
+    await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordChecksPerEmail.forget(emailIdentity(viewer.user.email))]);
     logger.info({ userId: viewer.userId }, 'account deleted');
   }
 
   /** INVALID_CREDENTIALS for a wrong password; RATE_LIMITED once the user's checks are spent. */
   private async checkPassword(viewer: Viewer, raw: string): Promise<void> {
-    const { hasher, passwordChecksPerUser } = this.deps;
-    const taken = await passwordChecksPerUser.take(viewer.userId);
+    const { hasher, passwordChecksPerEmail } = this.deps;
+    const taken = await passwordChecksPerEmail.take(emailIdentity(viewer.user.email));
     if (!taken.ok) {
       throw new AppError('RATE_LIMITED', {
         message: 'Too many password attempts. Try again later.',

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { inTransaction } from '../db/transaction';
 import { AppError } from '../errors/app-error';
 import type { OtpService, PendingAuthResult } from '../otp/otp.service';
 import { normalizePassword, checkNewPassword } from '../passwords/password-rules';
@@ -42,7 +43,7 @@ export class AuthService {
     if (await users.findByEmail(email)) throw new AppError('EMAIL_ALREADY_REGISTERED');
 
     const passwordHash = await hasher.hash(password);
-    return users.getEntityManager().transactional(async () => {
+    return inTransaction(users.getEntityManager(), async () => {
       const user = await users.add({ email, phoneNumber: phone.e164, passwordHash, createdAt: clock.now() });
       await audit.record({ type: AuthEventType.REGISTERED, userId: user.id, client });
       logger.info({ userId: user.id }, 'user registered');

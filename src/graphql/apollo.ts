@@ -5,6 +5,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
 import type { GraphQLLimits } from '../config/config';
 import { isAppError } from '../errors/app-error';
+import { maskLiterals } from '../logging/logger';
 import type { GraphQLContext } from './context';
 import { formatError } from './format-error';
 
@@ -65,5 +66,5 @@ const errorLogging: ApolloServerPlugin<GraphQLContext> = {
 };
 
 function describe(cause: unknown): string | undefined {
-  return cause instanceof Error ? `${cause.name}: ${cause.message}` : cause === undefined ? undefined : String(cause);
+  return cause instanceof Error ? maskLiterals(`${cause.name}: ${cause.message}`) : cause === undefined ? undefined : maskLiterals(String(cause));
 }

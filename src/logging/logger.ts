@@ -30,11 +30,32 @@ const REDACTED_KEYS = [
  */
 export const logContext = new AsyncLocalStorage<{ requestId: string }>();
 
+/**
+ * Quoted literals in an error's text become `'…'`. Database errors quote the statement they failed
+ * on, values included (a new phone number, an email): the log keeps the statement's shape only.
+ */
+export function maskLiterals(text: string): string {
+  return text.replace(/'(?:[^']|'')*'/g, "'…'").replace(/\(([^()]*)\)=\(([^()]*)\)/g, '($1)=(…)');
+}
+
+/** pino's error serializer, with every text field masked (see maskLiterals). */
+function serializeError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  if (!serialized || typeof serialized !== 'object') return serialized;
+  for (const [key, value] of Object.entries(serialized)) {
+    if (typeof value === 'string') serialized[key] = maskLiterals(value);
+    // The ORM keeps the bound values beside the statement.
+    if (key === 'params' || key === 'parameters' || key === 'values') serialized[key] = '[redacted]';
+  }
+  return serialized;
+}
+
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
   return pino(
     {
       level: options.level,
+      serializers: { err: serializeError },
       redact: { paths, censor: '[redacted]' },
       base: { service: 'sinch-2fa' },
       timestamp: pino.stdTimeFunctions.isoTime,

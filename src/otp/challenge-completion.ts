@@ -7,7 +7,7 @@ import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { SessionGrant, SessionService } from '../sessions/session.service';
 import type { Clock } from '../time/clock';
 import type { UserRepository } from '../users/user.repository';
-import { ChallengePurpose, type OtpChallenge } from './otp-challenge.entity';
+import { ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
 import { CHANNEL_METHOD } from './otp-channels';
 
 /** How the second factor was proven: a code sent by SMS or voice call, or a recovery code. */
@@ -54,6 +54,8 @@ export class ChallengeCompletion {
         const user = challenge.user;
         const previous = user.phoneNumber;
         Object.assign(user, { phoneNumber: challenge.phoneNumber!, phoneVerifiedAt: now, updatedAt: now });
+        // Codes already sent to the old number (pending sign-ins and step-ups) must not work any more.
+        await users.getEntityManager().nativeDelete(OtpChallenge, { user: userId, id: { $ne: challenge.id }, status: ChallengeStatus.Pending });
         const grant = await sessions.stepUp(challenge.session!.id, userId, amr, client);
         await this.record(grant, AuthEventType.PHONE_NUMBER_CHANGED, client, `${maskPhone(previous)} → ${maskPhone(user.phoneNumber)}`);
         return grant;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inTransaction } from '../db/transaction';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
 import { AppError, badInput, isAppError } from '../errors/app-error';
@@ -144,6 +145,11 @@ export class OtpService {
       // The code may have gone out: the send stays counted everywhere (the token's cooldown too).
       if (error instanceof SendOutcomeUnknown) throw error;
       await Promise.all([release(), sendGuard.giveBack(send)]);
+      // Replaced or ended meanwhile (a new phone change, a deleted account; our callback then
+      // refused the start): what failed is the pending token, not the provider.
+      if (!(await challenges.count({ id: challenge.id, status: ChallengeStatus.Pending }))) {
+        throw new AppError('UNAUTHENTICATED', { cause: error });
+      }
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
@@ -272,7 +278,7 @@ export class OtpService {
   }
 
   private inTransaction<T>(work: () => Promise<T>): Promise<T> {
-    return this.deps.challenges.getEntityManager().transactional(work);
+    return inTransaction(this.deps.challenges.getEntityManager(), work);
   }
 
   /**

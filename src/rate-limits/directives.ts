@@ -3,7 +3,7 @@ import { rateLimitDirective } from 'graphql-rate-limit-directive';
 import type { RateLimitPolicy, Window } from '../config/config';
 import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from '../graphql/context';
-import { normalizeEmail } from '../validation/email';
+import { emailIdentity } from './email-identity';
 import { limitKey } from './budget';
 import { ipBucket } from './ip-bucket';
 import type { LimiterStore } from './limiter-store';
@@ -28,16 +28,6 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   verifyRecoveryCodePerIp: (_args, context) => ipBucket(context.ip),
   accountChangesPerIp: (_args, context) => ipBucket(context.ip),
 };
-
-/**
- * Folds harder than any database collation would (accents and dots dropped, then lower case):
- * `vİctİm@…`, `victim@…` and `VICTIM@…` share one bucket however the lookup compares them.
- * Over-grouping only makes the limit stricter.
- */
-function emailIdentity(raw: unknown): string {
-  const text = typeof raw === 'string' ? raw : '';
-  return (normalizeEmail(text) ?? text.trim()).normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
-}
 
 function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore) {
   return rateLimitDirective({

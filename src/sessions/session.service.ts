@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { inTransaction } from '../db/transaction';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import type { Logger } from 'pino';
@@ -84,7 +85,7 @@ export class SessionService {
     if (!looksLikeRefreshToken(presentedToken)) throw new AppError('UNAUTHENTICATED', { cause: new Error('not a refresh token') });
     const { sessions, audit, clock, limits, logger } = this.deps;
     const now = clock.now();
-    const outcome = await this.em.transactional(async (tx) => {
+    const outcome = await inTransaction(this.em, async (tx) => {
       const hash = hashRefreshToken(presentedToken);
       const session = await sessions.lockByRefreshToken(hash);
       const presented = session && (await sessions.findRefreshToken(hash));
@@ -160,7 +161,7 @@ export class SessionService {
 
   /** `logout`: the caller's own session. */
   async logout(viewer: Viewer, client: ClientInfo): Promise<void> {
-    await this.em.transactional(async () => {
+    await inTransaction(this.em, async () => {
       await this.end({ userId: viewer.userId, sessionId: viewer.sessionId });
       await this.deps.audit.record({ type: AuthEventType.LOGGED_OUT, userId: viewer.userId, sessionId: viewer.sessionId, client });
     });
@@ -168,7 +169,7 @@ export class SessionService {
 
   /** `logoutEverywhere`: every session of the user; answers how many ended. */
   logoutEverywhere(viewer: Viewer, client: ClientInfo): Promise<number> {
-    return this.em.transactional(async () => {
+    return inTransaction(this.em, async () => {
       const ended = await this.end({ userId: viewer.userId });
       const detail = `every session (${ended.length})`;
       await this.deps.audit.record({ type: AuthEventType.LOGGED_OUT, userId: viewer.userId, sessionId: viewer.sessionId, client, detail });
@@ -179,7 +180,7 @@ export class SessionService {
   /** One of the user's own live sessions; false for anything else (unknown, malformed, another user's), which changes nothing. */
   async revoke(viewer: Viewer, sessionId: unknown, client: ClientInfo): Promise<boolean> {
     if (!isUuid(sessionId)) return false;
-    return this.em.transactional(async () => {
+    return inTransaction(this.em, async () => {
       const ended = await this.endRecorded({ userId: viewer.userId, sessionId }, client, `revoked from session ${viewer.sessionId}`);
       return ended.length > 0;
     });

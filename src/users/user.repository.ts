@@ -24,4 +24,13 @@ export class UserRepository extends EntityRepository<User> {
   async markPhoneVerified(userId: string, at: Date): Promise<void> {
     await this.nativeUpdate({ id: userId, phoneVerifiedAt: null }, { phoneVerifiedAt: at, updatedAt: at });
   }
+
+  /**
+   * Holds the user's row until the transaction ends: account changes that replace something
+   * (a recovery-code set, a pending phone change) take turns, so two at once cannot both stay.
+   */
+  async lock(userId: string): Promise<void> {
+    const rows = await this.em.execute('select id from app_user where id = ? for update', [userId]);
+    if (rows.length === 0) throw new AppError('UNAUTHENTICATED', { cause: new Error('user deleted') });
+  }
 }

@@ -1,0 +1,21 @@
+import { DeadlockException, type EntityManager } from '@mikro-orm/postgresql';
+
+const ATTEMPTS = 3;
+
+/**
+ * `em.transactional`, retried when PostgreSQL picks it as a deadlock's victim (its changes were
+ * rolled back, so running it again is safe). Two requests of one user can take row locks in
+ * different orders (deleting the account while a code is being verified, say); one of them then
+ * gets a second go instead of a 500. Inside an outer transaction nothing is retried: the outer one
+ * is aborted as a whole, and its own caller decides.
+ */
+export async function inTransaction<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await em.transactional(work);
+    } catch (error) {
+      const retryable = error instanceof DeadlockException && attempt < ATTEMPTS && !em.getTransactionContext();
+      if (!retryable) throw error;
+    }
+  }
+}

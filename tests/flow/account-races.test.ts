@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { maskLiterals } from '../../src/logging/logger';
+import { queryDatabase } from '../support/database';
+import { codeOf, type GraphQLResponse } from '../support/graphql-client';
+import {
+  CHANGE_PASSWORD,
+  DELETE_ACCOUNT,
+  LOGIN,
+  ME_WITH_RECOVERY,
+  REAUTHENTICATE,
+  REGENERATE_RECOVERY_CODES,
+  REQUEST_OTP,
+  SESSIONS,
+  START_PHONE_NUMBER_CHANGE,
+  VERIFY_OTP,
+  VERIFY_RECOVERY_CODE,
+} from '../support/operations';
+import { loginPending, type SignedIn, useTestApp } from '../support/test-app';
+
+const bearer = (s: SignedIn) => ({ authorization: `Bearer ${s.accessToken}` });
+let counter = 0;
+const freshNumber = () => `+447401${String(500_000 + (process.pid % 400) * 1000 + ++counter).slice(-6)}`;
+
+function expectNoServerError(answers: GraphQLResponse[]): void {
+  for (const answer of answers) {
+    expect(answer.status).toBeLessThan(500);
+    expect(codeOf(answer)).not.toBe('INTERNAL_SERVER_ERROR');
+  }
+}
+
+describe('account changes racing each other and sign-ins (attack review)', () => {
+  const t = useTestApp();
+
+  // Regression: a sign-in begun with the old password completed after changePassword, opening a session it never ended.
+  it('kills sign-ins still waiting for their code when the password changes', async () => {
+    const s = await t.signUp();
+    const pendingToken = await loginPending(t.gql, s.user);
+    await t.gql(REQUEST_OTP, { input: { pendingToken } });
+    const code = t.codeFor(s.user.phoneNumber);
+    const changed = await t.gql(CHANGE_PASSWORD, { input: { currentPassword: s.user.password, newPassword: 'a brand new passphrase' } }, bearer(s));
+    expect(changed.data?.changePassword).toBe(true);
+    expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken, code } }))).toBe('UNAUTHENTICATED');
+    expect((await t.gql(SESSIONS, {}, bearer(s))).data!.sessions).toHaveLength(1);
+  });
+
+  // Regression: codes already sent to the old number still signed in (or stepped up) after the number changed.
+  it('kills codes sent to the old number once the new number is confirmed', async () => {
+    const s = await t.signUp();
+    const signIn = await loginPending(t.gql, s.user);
+    await t.gql(REQUEST_OTP, { input: { pendingToken: signIn } });
+    const oldCode = t.codeFor(s.user.phoneNumber);
+    const stepUp = (await t.gql(REAUTHENTICATE, {}, bearer(s))).data!.reauthenticate.pendingToken;
+    const target = freshNumber();
+    const change = (await t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: target } }, bearer(s))).data!.startPhoneNumberChange;
+    await t.gql(REQUEST_OTP, { input: { pendingToken: change.pendingToken } });
+    expect((await t.gql(VERIFY_OTP, { input: { pendingToken: change.pendingToken, code: t.codeFor(target) } })).errors).toBeUndefined();
+    expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: signIn, code: oldCode } }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken: stepUp } }))).toBe('UNAUTHENTICATED');
+  });
+
+  // Regression: three concurrent regenerations left 20 codes of two "shown once" sets working.
+  it('keeps exactly one set when recovery codes are regenerated concurrently', async () => {
+    const s = await t.signUp();
+    const sets = await Promise.all([1, 2, 3].map(() => t.gql(REGENERATE_RECOVERY_CODES, {}, bearer(s))));
+    expectNoServerError(sets);
+    expect((await t.gql(ME_WITH_RECOVERY, {}, bearer(s))).data!.me.recoveryCodesRemaining).toBe(10);
+    const working = [];
+    for (const set of sets) {
+      const res = await t.gql(VERIFY_RECOVERY_CODE, {
+        input: { pendingToken: await loginPending(t.gql, s.user), recoveryCode: set.data!.regenerateRecoveryCodes.codes[0] },
+      });
+      working.push(res.errors === undefined);
+    }
+    expect(working.filter(Boolean)).toHaveLength(1);
+  });
+
+  // Regression: two concurrent starts both stayed live, so "a second change replaces the first" did not hold.
+  it('keeps one pending phone change when two start at once', async () => {
+    const s = await t.signUp();
+    const starts = await Promise.all(
+      [freshNumber(), freshNumber()].map((phoneNumber) => t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber } }, bearer(s))),
+    );
+    expectNoServerError(starts);
+    const rows = await queryDatabase(
+      t.databaseUrl,
+      "select id from otp_challenge where purpose = 'phone_change' and user_id = (select id from app_user where email = $1)",
+      [s.user.email],
+    );
+    expect(rows).toHaveLength(1);
+    const usable = await Promise.all(starts.map((r) => t.gql(REQUEST_OTP, { input: { pendingToken: r.data!.startPhoneNumberChange.pendingToken } })));
+    expect(usable.map((r) => codeOf(r) ?? 'ok').sort()).toEqual(['UNAUTHENTICATED', 'ok']);
+  });
+
+  // Regression: deleteAccount racing other operations answered 500 (deadlock, foreign key) and logged a full new number.
+  it('answers contract codes, never 500, when the account is deleted while it is being used', async () => {
+    for (let trial = 0; trial < 4; trial++) {
+      const s = await t.signUp();
+      const [code] = (await t.gql(REGENERATE_RECOVERY_CODES, {}, bearer(s))).data!.regenerateRecoveryCodes.codes;
+      const pendingToken = await loginPending(t.gql, s.user);
+      const target = freshNumber();
+      const answers = await Promise.all([
+        t.gql(DELETE_ACCOUNT, { input: { password: s.user.password } }, bearer(s)),
+        t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: target } }, bearer(s)),
+        t.gql(VERIFY_RECOVERY_CODE, { input: { pendingToken, recoveryCode: code } }),
+        t.gql(REAUTHENTICATE, {}, bearer(s)),
+        t.gql(CHANGE_PASSWORD, { input: { currentPassword: s.user.password, newPassword: 'another new passphrase' } }, bearer(s)),
+      ]);
+      expectNoServerError(answers);
+      expect(answers[0].data?.deleteAccount).toBe(true);
+      expect(await queryDatabase(t.databaseUrl, 'select id from app_user where email = $1', [s.user.email])).toHaveLength(0);
+      expect(t.logs.join('\n')).not.toContain(target);
+    }
+  });
+});
+
+describe('password checks of a signed-in user share login’s per-email budget', () => {
+  const t = useTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '3/900' });
+
+  // Regression: changePassword/deleteAccount had a budget of their own, doubling the guesses a stolen token allowed.
+  it('refuses changePassword once wrong logins have spent the budget, and the reverse', async () => {
+    const s = await t.signUp();
+    for (let i = 0; i < 2; i++) {
+      expect(codeOf(await t.gql(LOGIN, { input: { email: s.user.email, password: `wrong ${i}` } }))).toBe('INVALID_CREDENTIALS');
+    }
+    const third = await t.gql(CHANGE_PASSWORD, { input: { currentPassword: 'wrong 3', newPassword: 'a new passphrase' } }, bearer(s));
+    expect(codeOf(third)).toBe('INVALID_CREDENTIALS');
+    const fourth = await t.gql(CHANGE_PASSWORD, { input: { currentPassword: s.user.password, newPassword: 'a new passphrase' } }, bearer(s));
+    expect(codeOf(fourth)).toBe('RATE_LIMITED');
+    expect(codeOf(await t.gql(LOGIN, { input: { email: s.user.email.toUpperCase(), password: s.user.password } }))).toBe('RATE_LIMITED');
+  });
+});
+
+describe('error text in logs', () => {
+  it('masks the literals a database error quotes (values of the failed statement)', () => {
+    const message =
+      'insert into "otp_challenge" ("phone_number", "purpose") values (\'+46708041918\', \'phone_change\') - Key (email)=(ada@example.com) already exists';
+    const masked = maskLiterals(message);
+    expect(masked).not.toContain('+46708041918');
+    expect(masked).not.toContain('ada@example.com');
+    expect(masked).toContain('insert into "otp_challenge"');
+  });
+});
