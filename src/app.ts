@@ -15,6 +15,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-post
 import { createApollo } from './graphql/apollo';
 import { buildAppSchema } from './graphql/schema';
 import { CorsPolicy } from './http/cors';
+import { flowOperations, IDE_PATH, OfflineIde } from './http/ide';
 import { createHttpServer, serveHttp } from './http/server';
 import { Janitor } from './maintenance/janitor';
 import { OtpChallenge } from './otp/otp-challenge.entity';
@@ -170,7 +171,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       { auth, otp, sessions, account, audit, recoveryCodes },
       { policies: config.rateLimits.policies, store: limiterStore.store },
     );
-    const apollo = createApollo(schema, { production: config.nodeEnv === 'production', limits: config.graphql });
+    const production = config.nodeEnv === 'production';
+    // Development: Apollo Sandbox on the flow's operations, or offline the IDE served from npm.
+    const document = production ? undefined : await flowOperations();
+    const ide = document === undefined ? undefined : await OfflineIde.create(document);
+    const landingPage = document === undefined ? undefined : { document, fallbackPath: IDE_PATH };
+    const apollo = createApollo(schema, { production, limits: config.graphql, landingPage });
     await apollo.start();
     stack.push(() => apollo.stop());
 
@@ -199,6 +205,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       trustProxy: proxyAddr.compile(config.trustProxy),
       callbacks: { path: config.sinchCallbackPath, handle: callbacks },
       cors: new CorsPolicy(config.cors),
+      ide,
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
     // Again, so that an orderly stop closes HTTP first, before Apollo and the database.

@@ -1,6 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLSchema } from 'graphql';
 import type { GraphQLLimits } from '../config/config';
@@ -8,12 +7,17 @@ import { isAppError } from '../errors/app-error';
 import { maskLiterals } from '../logging/logger';
 import type { GraphQLContext } from './context';
 import { formatError } from './format-error';
+import { sandboxWithOfflineFallback } from './landing-page';
 
-export function createApollo(schema: GraphQLSchema, options: { production: boolean; limits: GraphQLLimits }): ApolloServer<GraphQLContext> {
+export function createApollo(
+  schema: GraphQLSchema,
+  options: { production: boolean; limits: GraphQLLimits; landingPage?: { document: string; fallbackPath: string } },
+): ApolloServer<GraphQLContext> {
   // Refuses oversized documents before they run: depth, aliases, cost (fields weighted by depth),
   // tokens; and in production, no "did you mean" hints that map the schema for an attacker.
   const armor = new ApolloArmor({
-    maxDepth: { n: options.limits.maxDepth },
+    // Fragments (as a codegen client kit writes them) add no depth of their own: fields do.
+    maxDepth: { n: options.limits.maxDepth, flattenFragments: true },
     maxAliases: { n: options.limits.maxAliases },
     costLimit: { maxCost: options.limits.maxCost },
     // Counted by graphql-js's own parser below: armor's token plugin throws from a hook, which
@@ -37,7 +41,7 @@ export function createApollo(schema: GraphQLSchema, options: { production: boole
     persistedQueries: false,
     plugins: [
       ...armor.plugins,
-      options.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      options.landingPage ? sandboxWithOfflineFallback(options.landingPage) : ApolloServerPluginLandingPageDisabled(),
       errorLogging,
     ],
   });

@@ -7,6 +7,7 @@ import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
 import { headerText } from '../validation/text';
 import type { CorsPolicy } from './cors';
+import type { OfflineIde } from './ide';
 import { canonicalAddress } from '../rate-limits/ip-bucket';
 
 export interface HttpDependencies {
@@ -21,6 +22,8 @@ export interface HttpDependencies {
   callbacks: { path: string; handle: (request: RawRequest) => Promise<{ status: number; body?: object }> };
   /** Which browser origins may call /graphql. */
   cors: CorsPolicy;
+  /** Development only: the offline GraphQL IDE under /graphql/ide/. */
+  ide?: OfflineIde;
   /** Runs one request inside its own unit of work (a forked EntityManager). */
   withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
 }
@@ -91,6 +94,7 @@ function serve(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse
 
 async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, requestId: string) {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  if (deps.ide && req.method === 'GET' && (await deps.ide.serve(url.pathname, res))) return;
   switch (url.pathname) {
     case '/healthz':
       return sendJson(res, 200, { status: 'ok' });

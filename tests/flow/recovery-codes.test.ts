@@ -16,7 +16,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     if (!res.data) throw new Error(JSON.stringify(res.errors));
     return res.data.regenerateRecoveryCodes.codes;
   };
-  const useCode = (pendingToken: string, recoveryCode: string) => t.gql(VERIFY_RECOVERY_CODE, { input: { pendingToken, recoveryCode } });
+  const spendCode = (pendingToken: string, recoveryCode: string) => t.gql(VERIFY_RECOVERY_CODE, { input: { pendingToken, recoveryCode } });
   const remaining = async (token: string) => (await t.gql(ME_WITH_RECOVERY, {}, bearer(token))).data!.me.recoveryCodesRemaining;
 
   it('gives 10 distinct codes in typeable groups, shown once and stored only as hashes', async () => {
@@ -41,7 +41,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     const pendingToken = await loginPending(t.gql, s.user);
     // As a person types it: lower case, spaces, O for 0 and l for 1.
     const typed = codes[0].toLowerCase().replace(/-/g, ' ').replace(/0/g, 'o').replace(/1/g, 'l');
-    const res = await useCode(pendingToken, typed);
+    const res = await spendCode(pendingToken, typed);
     expect(res.errors).toBeUndefined();
     const payload = res.data!.verifyRecoveryCode;
     expect(payload.session).toMatchObject({ amr: ['pwd', 'otp'], current: true });
@@ -49,7 +49,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     expect(payload.session.id).not.toBe(s.session.id);
     expect(await remaining(payload.accessToken)).toBe(9);
 
-    const again = await useCode(await loginPending(t.gql, s.user), codes[0]);
+    const again = await spendCode(await loginPending(t.gql, s.user), codes[0]);
     expect(again.errors![0].extensions).toMatchObject({ code: 'OTP_INVALID', attemptsRemaining: 4 });
   });
 
@@ -57,7 +57,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     const s = await t.signUp();
     const [code] = await regenerate(s);
     const tokens = [await loginPending(t.gql, s.user), await loginPending(t.gql, s.user)];
-    const answers = await Promise.all(tokens.map((token) => useCode(token, code)));
+    const answers = await Promise.all(tokens.map((token) => spendCode(token, code)));
     expect(answers.map((a) => codeOf(a) ?? 'ok').sort()).toEqual(['OTP_INVALID', 'ok']);
     expect(await remaining(s.accessToken)).toBe(9);
   });
@@ -67,8 +67,8 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     const old = await regenerate(s);
     const fresh = await regenerate(s);
     expect(fresh.some((c) => old.includes(c))).toBe(false);
-    expect(codeOf(await useCode(await loginPending(t.gql, s.user), old[0]))).toBe('OTP_INVALID');
-    expect((await useCode(await loginPending(t.gql, s.user), fresh[0])).errors).toBeUndefined();
+    expect(codeOf(await spendCode(await loginPending(t.gql, s.user), old[0]))).toBe('OTP_INVALID');
+    expect((await spendCode(await loginPending(t.gql, s.user), fresh[0])).errors).toBeUndefined();
   });
 
   it('lets the last code sign in, then says none are left', async () => {
@@ -76,7 +76,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     const codes = await regenerate(s);
     let last: any;
     for (const code of codes) {
-      const res = await useCode(await loginPending(t.gql, s.user), code);
+      const res = await spendCode(await loginPending(t.gql, s.user), code);
       expect(res.errors).toBeUndefined();
       last = res.data!.verifyRecoveryCode;
     }
@@ -86,10 +86,10 @@ describe('recovery codes: the way back in when the phone is lost', () => {
   it('steps up with a recovery code (the lost-phone path: sign in with one, step up with another)', async () => {
     const s = await t.signUp();
     const codes = await regenerate(s);
-    const signedIn = (await useCode(await loginPending(t.gql, s.user), codes[0])).data!.verifyRecoveryCode;
+    const signedIn = (await spendCode(await loginPending(t.gql, s.user), codes[0])).data!.verifyRecoveryCode;
     t.clock.advance(700);
     const pending = (await t.gql(REAUTHENTICATE, {}, bearer(signedIn.accessToken))).data!.reauthenticate;
-    const up = (await useCode(pending.pendingToken, codes[1])).data!.verifyRecoveryCode;
+    const up = (await spendCode(pending.pendingToken, codes[1])).data!.verifyRecoveryCode;
     expect(up.session.id).toBe(signedIn.session.id);
     expect(Date.parse(up.session.authenticatedAt)).toBe(t.clock.now().getTime());
     expect((await t.gql(REGENERATE_RECOVERY_CODES, {}, bearer(up.accessToken))).errors).toBeUndefined();
@@ -99,7 +99,7 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     const s = await t.signUp();
     const codes = await regenerate(s);
     await queryDatabase(t.databaseUrl, 'update app_user set phone_verified_at = null where email = $1', [s.user.email]);
-    const signedIn = (await useCode(await loginPending(t.gql, s.user), codes[0])).data!.verifyRecoveryCode;
+    const signedIn = (await spendCode(await loginPending(t.gql, s.user), codes[0])).data!.verifyRecoveryCode;
     expect(signedIn.user.phoneVerified).toBe(false);
   });
 
@@ -109,11 +109,11 @@ describe('recovery codes: the way back in when the phone is lost', () => {
     const pendingToken = await loginPending(t.gql, s.user);
     const before = await snapshotDatabase(t.databaseUrl);
     for (const bad of ['', 'short', `${codes[0]}X`, codes[0].replace(/.$/, 'U'), '\u0000'.repeat(16), '😀'.repeat(16), 'a'.repeat(10_000)]) {
-      const res = await useCode(pendingToken, bad);
+      const res = await spendCode(pendingToken, bad);
       expect(res.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'recoveryCode' });
     }
     expect(await snapshotDatabase(t.databaseUrl)).toBe(before);
-    expect((await useCode(pendingToken, codes[0])).errors).toBeUndefined();
+    expect((await spendCode(pendingToken, codes[0])).errors).toBeUndefined();
   });
 });
 
