@@ -84,15 +84,19 @@ describe('the cleanup schedule', () => {
     vi.useRealTimers();
   });
 
-  it('runs a first pass within one interval, then one per interval, until stopped', async () => {
-    vi.useFakeTimers();
-    const janitor = new Janitor({
+  /** Only the schedule is under test: each pass is a spy, so no database is needed. */
+  const scheduledJanitor = () =>
+    new Janitor({
       em: undefined as never,
       clock: { now: () => new Date() },
       logger: pino({ level: 'silent' }),
       intervalSeconds: 60,
       auditRetentionDays: 400,
     });
+
+  it('runs a first pass within one interval, then one per interval, until stopped', async () => {
+    vi.useFakeTimers();
+    const janitor = scheduledJanitor();
     const pass = vi.spyOn(janitor, 'runOnce').mockResolvedValue(null);
     janitor.start();
     await vi.advanceTimersByTimeAsync(60_000);
@@ -106,13 +110,7 @@ describe('the cleanup schedule', () => {
 
   it('keeps its schedule after a pass that failed', async () => {
     vi.useFakeTimers();
-    const janitor = new Janitor({
-      em: undefined as never,
-      clock: { now: () => new Date() },
-      logger: pino({ level: 'silent' }),
-      intervalSeconds: 60,
-      auditRetentionDays: 400,
-    });
+    const janitor = scheduledJanitor();
     const pass = vi.spyOn(janitor, 'runOnce').mockRejectedValue(new Error('database unavailable'));
     janitor.start();
     await vi.advanceTimersByTimeAsync(120_000);
