@@ -1,12 +1,12 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { GraphQLLimits } from '../config/config';
 import { isAppError } from '../errors/app-error';
 import { maskLiterals } from '../logging/logger';
 import type { GraphQLContext } from './context';
-import { formatError } from './format-error';
+import { formatError, REQUEST_ERROR_CODES } from './format-error';
 import { sandboxWithOfflineFallback } from './landing-page';
 
 export function createApollo(
@@ -28,7 +28,7 @@ export function createApollo(
   }).protect();
   return new ApolloServer<GraphQLContext>({
     schema,
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, noSubscriptions],
     parseOptions: { maxTokens: options.limits.maxTokens },
     formatError: (formatted, error) => formatError(formatted, error, { production: options.production }),
     introspection: !options.production,
@@ -47,6 +47,14 @@ export function createApollo(
   });
 }
 
+/** The service has no subscriptions: say so in validation (a 400), not as graphql-js's uncoded execution error. */
+const noSubscriptions: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (node.operation === 'subscription')
+      context.reportError(new GraphQLError('Subscriptions are not supported by this service.', { nodes: [node] }));
+  },
+});
+
 /** Contract errors are expected outcomes (debug); anything else is a bug or an outage (error). */
 const errorLogging: ApolloServerPlugin<GraphQLContext> = {
   async requestDidStart() {
@@ -59,9 +67,12 @@ const errorLogging: ApolloServerPlugin<GraphQLContext> = {
             contextValue.logger[level]({ errorCode: original.code, operationName, cause: describe(original.cause) }, 'request refused');
           } else if (error.path) {
             contextValue.logger.error({ err: original, operationName }, 'unexpected error in a resolver');
-          } else {
+          } else if (REQUEST_ERROR_CODES.has(error.extensions?.code as string)) {
             // Not the message: variable-coercion messages quote the input, passwords included.
             contextValue.logger.debug({ errorCode: error.extensions?.code, operationName }, 'malformed GraphQL request');
+          } else {
+            // Neither a resolver's nor a request error of Apollo's: masked for the client, so logged in full here.
+            contextValue.logger.error({ err: original, operationName }, 'unexpected error outside the resolvers');
           }
         }
       },

@@ -6,7 +6,7 @@ import { ERROR_MESSAGES, isAppError } from '../errors/app-error';
  * Apollo's own request-level codes: the query could not be parsed or validated, or a variable
  * did not fit its type. Their messages describe the client's request, never our internals.
  */
-const REQUEST_ERROR_CODES = new Set([
+export const REQUEST_ERROR_CODES = new Set([
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_USER_INPUT',

@@ -93,7 +93,8 @@ function serve(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse
 }
 
 async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, requestId: string) {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestTarget(req.url ?? '/');
+  if (!url) return sendRequestError(res, 400, 'The request target is not a path.');
   if (deps.ide && req.method === 'GET' && (await deps.ide.serve(url.pathname, res))) return;
   switch (url.pathname) {
     case '/healthz':
@@ -118,7 +119,7 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
   }
 }
 
-async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) {
+async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: RequestTarget, requestId: string) {
   const body = await readBody(req, deps.maxBodyBytes);
   if (body === 'too large') return sendRequestError(res, 413, `The request body is larger than ${deps.maxBodyBytes} bytes.`);
 
@@ -157,7 +158,7 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
   res.end();
 }
 
-async function serveCallback(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: URL) {
+async function serveCallback(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: RequestTarget) {
   const body = await readBody(req, deps.maxBodyBytes);
   if (body === 'too large') return sendJson(res, 413, { error: 'request body too large' });
   const request = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, rawBody: body };
@@ -167,6 +168,27 @@ async function serveCallback(deps: HttpDependencies, req: IncomingMessage, res: 
     return void res.end();
   }
   sendJson(res, answer.status, answer.body);
+}
+
+interface RequestTarget {
+  pathname: string;
+  /** `?…`, or empty. */
+  search: string;
+}
+
+/**
+ * The path and query of a request target, taken as sent. `new URL(target, base)` reads `//x` as a
+ * host and throws on `//a:b@` or `//[::1`: a request target is split, never resolved. Absolute
+ * targets (`http://host/path`, which proxies send) are parsed; anything else is no path at all.
+ */
+export function requestTarget(raw: string): RequestTarget | undefined {
+  if (raw.startsWith('/')) {
+    const query = raw.indexOf('?');
+    return query === -1 ? { pathname: raw, search: '' } : { pathname: raw.slice(0, query), search: raw.slice(query) };
+  }
+  if (!/^https?:\/\//i.test(raw) || !URL.canParse(raw)) return undefined;
+  const { pathname, search } = new URL(raw);
+  return { pathname, search };
 }
 
 /** Stops reading at the limit instead of buffering whatever a client sends. */

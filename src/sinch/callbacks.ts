@@ -92,6 +92,9 @@ interface SinchEvent {
   smsResult?: string;
 }
 
+/** Longer than any id, reference or number Sinch sends. */
+const MAX_FIELD_LENGTH = 256;
+
 const EVENTS = new Set(['VerificationRequestEvent', 'VerificationSmsDeliveredEvent', 'VerificationResultEvent']);
 
 /** The event, or what is wrong with the body (never echoing any of it). */
@@ -108,6 +111,12 @@ function parseEvent(rawBody: Buffer): SinchEvent | string {
   if (typeof body.id !== 'string' || body.id === '') return 'event without id';
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   const identity = body.identity !== null && typeof body.identity === 'object' ? (body.identity as Record<string, unknown>) : {};
+  // Ids, references and numbers become query parameters: control characters (PostgreSQL refuses
+  // NUL in text), lone surrogates and oversized values are no event of Sinch's.
+  for (const value of [body.id, body.reference, identity.endpoint, body.method, body.status, body.smsResult]) {
+    if (typeof value === 'string' && (value.length > MAX_FIELD_LENGTH || /[\p{Cc}\p{Cs}]/u.test(value)))
+      return 'a field holds characters Sinch never sends';
+  }
   return {
     event: body.event as SinchEvent['event'],
     id: body.id,

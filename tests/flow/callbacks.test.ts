@@ -117,6 +117,33 @@ describe('Sinch callbacks', () => {
     expect(await snapshotDatabase(t.databaseUrl)).toBe(before);
   });
 
+  // Regression: a well-signed callback whose fields held NUL reached PostgreSQL (which refuses NUL in text) and answered 500.
+  it('answers well-signed callbacks with bytes the database refuses without a 500, and changes nothing', async () => {
+    const { user, pendingToken } = await registered();
+    await t.gql(REQUEST_OTP, { input: { pendingToken } });
+    await t.app.emulator!.settled();
+    const request = JSON.parse(
+      t.app.emulator!.callbacks.find((c) => c.event === 'VerificationRequestEvent' && c.rawBody.includes(user.phoneNumber))!.rawBody,
+    );
+    const delivered = JSON.parse(
+      t.app.emulator!.callbacks.find((c) => c.event === 'VerificationSmsDeliveredEvent' && c.rawBody.includes(user.phoneNumber))!.rawBody,
+    );
+    const before = await snapshotDatabase(t.databaseUrl);
+    for (const bad of ['a\u0000b', '\ud800', 'x'.repeat(5000)]) {
+      for (const body of [
+        { ...request, reference: bad },
+        { ...request, id: bad },
+        { ...request, identity: { type: 'number', endpoint: bad } },
+        { ...delivered, id: bad, reference: bad, smsResult: 'Failed' },
+        { ...delivered, reference: undefined, id: bad, smsResult: 'Failed' },
+      ]) {
+        const answer = await postEvent(body);
+        expect(answer.status).toBeLessThan(500);
+      }
+    }
+    expect(await snapshotDatabase(t.databaseUrl)).toBe(before);
+  });
+
   it('denies a verification that is not a live send of ours (a leaked key cannot pump SMS)', async () => {
     const { user, pendingToken } = await registered();
     await t.gql(REQUEST_OTP, { input: { pendingToken } });
