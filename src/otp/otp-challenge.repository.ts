@@ -40,10 +40,15 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.updateWhere({ ...latest, status: ChallengeStatus.Pending, deliveryFailedAt: null }, { deliveryFailedAt: now });
   }
 
-  /** A send that failed leaves no trace: no count, no cooldown, the previous send's details back. */
-  releaseSend(id: string, previous: Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>) {
+  /**
+   * A send that failed leaves no trace: no count, no cooldown, the previous send's details back.
+   * Only while it is still the latest send (its reference): with two in flight (no cooldown, a
+   * delivery failure waiving it), giving one back must not overwrite the other; the failed one
+   * then stays counted, which errs on the side of the limits.
+   */
+  releaseSend(id: string, reference: string, previous: Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>) {
     return this.updateWhere(
-      { id, sendCount: { $gt: 0 } },
+      { id, sendReference: reference, sendCount: { $gt: 0 } },
       {
         sendCount: raw('send_count - 1'),
         lastSentAt: previous.lastSentAt ?? null,
@@ -54,8 +59,9 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     );
   }
 
-  recordSent(id: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }) {
-    return this.updateWhere({ id }, sent);
+  /** The provider's id for the send with this reference, if it is still the latest. */
+  recordSent(id: string, reference: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }) {
+    return this.updateWhere({ id, sendReference: reference }, sent);
   }
 
   reserveAttempt(id: string, now: Date, maxAttempts: number) {

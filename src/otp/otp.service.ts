@@ -126,8 +126,8 @@ export class OtpService {
     const phoneNumber = destinationOf(challenge);
     const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
     const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
-    const release = () => challenges.releaseSend(challenge.id, previous);
-    await sendGuard.take(send).catch(async (error: unknown) => {
+    const release = () => challenges.releaseSend(challenge.id, reference, previous);
+    const receipt = await sendGuard.take(send).catch(async (error: unknown) => {
       await release();
       throw error;
     });
@@ -144,7 +144,7 @@ export class OtpService {
     } catch (error) {
       // The code may have gone out: the send stays counted everywhere (the token's cooldown too).
       if (error instanceof SendOutcomeUnknown) throw error;
-      await Promise.all([release(), sendGuard.giveBack(send)]);
+      await Promise.all([release(), sendGuard.giveBack(receipt)]);
       // Replaced or ended meanwhile (a new phone change, a deleted account; our callback then
       // refused the start): what failed is the pending token, not the provider.
       if (!(await challenges.count({ id: challenge.id, status: ChallengeStatus.Pending }))) {
@@ -153,7 +153,8 @@ export class OtpService {
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
-    const sent = (await challenges.recordSent(challenge.id, { verificationId, channel, codeExpiresAt }))!;
+    // Recorded only if this send is still the challenge's latest: a newer one in flight keeps its own.
+    const sent = (await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt })) ?? (await this.reload(challenge));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
     await audit.record({
       type: AuthEventType.OTP_SENT,
@@ -257,13 +258,13 @@ export class OtpService {
       // Not judged (provider down, code expired at its end, a failure before the verdict): nothing
       // is spent. A right guess whose token was spent meanwhile (a concurrent right answer, the
       // session ended) keeps its attempt but not the user's budget.
-      const releases: Promise<unknown>[] = [wrongCodesPerUser.giveBack(userId)];
+      const releases: Promise<unknown>[] = [wrongCodesPerUser.giveBack(userId, budget)];
       if (!isAppError(error, 'UNAUTHENTICATED')) releases.push(challenges.releaseAttempt(challenge.id));
       await Promise.all(releases);
       throw error instanceof NotJudged ? error.answer : error;
     }
     if (verdict !== 'wrong') {
-      await wrongCodesPerUser.giveBack(userId);
+      await wrongCodesPerUser.giveBack(userId, budget);
       logger.info({ challengeId: challenge.id, userId, sessionId: verdict.session.id, purpose: challenge.purpose }, 'second factor verified');
       return verdict;
     }

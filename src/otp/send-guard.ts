@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error';
 import { countryCallingCodeOf, maskPhone } from '../phones/mask';
-import type { Budget } from '../rate-limits/budget';
+import type { Budget, Taken } from '../rate-limits/budget';
 
 export interface SendBudgets {
   phonePerHour: Budget;
@@ -19,6 +19,9 @@ export interface SendBudgets {
  * can neither lock the owner out of their second factor nor, through the country breaker, lock
  * out a whole country's proven users.
  */
+/** What a send took, budget by budget, for giving it back. */
+export type SendReceipt = Array<{ budget: Budget; identity: string; taken: Taken }>;
+
 /** A send to `e164`; `verifiedOwner` is the user id when that user has proven the number. */
 export interface Send {
   e164: string;
@@ -34,24 +37,24 @@ export class SendGuard {
     private readonly logger: Logger,
   ) {}
 
-  /** Takes one send from every budget covering this send, or none of them. */
-  async take(send: Send): Promise<void> {
-    const taken: Budget[] = [];
-    const checks = this.checksFor(send);
-    for (const [budget, identity, message] of checks) {
+  /** Takes one send from every budget covering this send, or none of them; the receipt gives them back. */
+  async take(send: Send): Promise<SendReceipt> {
+    const receipt: SendReceipt = [];
+    for (const [budget, identity, message] of this.checksFor(send)) {
       const result = await budget.take(identity);
       if (!result.ok) {
-        await Promise.all(taken.map((b, i) => b.giveBack(checks[i][1])));
+        await this.giveBack(receipt);
         if (budget === this.budgets.countryPerHour) this.warnTripped(identity, result.retryAfterSeconds, send.e164);
         throw new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds: result.retryAfterSeconds } });
       }
-      taken.push(budget);
+      receipt.push({ budget, identity, taken: result });
     }
+    return receipt;
   }
 
-  /** A send that did not happen costs nothing. */
-  async giveBack(send: Send): Promise<void> {
-    await Promise.all(this.checksFor(send).map(([budget, identity]) => budget.giveBack(identity)));
+  /** A send that did not happen costs nothing (in the windows it was taken from). */
+  async giveBack(receipt: SendReceipt): Promise<void> {
+    await Promise.all(receipt.map(({ budget, identity, taken }) => budget.giveBack(identity, taken)));
   }
 
   private checksFor({ e164, verifiedOwner }: Send): Array<[Budget, string, string]> {

@@ -10,7 +10,8 @@ export function limitKey(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 32);
 }
 
-export type Taken = { ok: true } | { ok: false; retryAfterSeconds: number };
+/** `until`: when the window the point was taken from ends (epoch ms); a give-back after it is void. */
+export type Taken = { ok: true; until: number } | { ok: false; retryAfterSeconds: number };
 
 /** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */
 export class Budget {
@@ -18,8 +19,8 @@ export class Budget {
 
   async take(identity: string): Promise<Taken> {
     try {
-      await this.limiter.consume(limitKey(identity));
-      return { ok: true };
+      const taken = await this.limiter.consume(limitKey(identity));
+      return { ok: true, until: Date.now() + taken.msBeforeNext };
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
       return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)) };
@@ -31,8 +32,12 @@ export class Budget {
     await this.limiter.delete(limitKey(identity));
   }
 
-  /** Returns what `take` used, when the thing it paid for did not happen. */
-  async giveBack(identity: string): Promise<void> {
+  /**
+   * Returns what `take` used, when the thing it paid for did not happen. Only into the window it
+   * came from: after that window has rolled over, a point given back would be a point granted.
+   */
+  async giveBack(identity: string, taken: Taken): Promise<void> {
+    if (!taken.ok || Date.now() >= taken.until) return;
     await this.limiter.reward(limitKey(identity));
   }
 }

@@ -35,7 +35,12 @@ export type FaultKind =
   | { kind: 'http'; status: number; errorCode?: number; message?: string; retryAfter?: string | number }
   | { kind: 'malformed' }
   /** Closes the socket without an answer; `afterHandling: false` drops before anything changes. */
-  | { kind: 'drop'; afterHandling?: boolean };
+  | { kind: 'drop'; afterHandling?: boolean }
+  /**
+   * Handles the request, then holds the answer until the test calls `releaseHeld()`: races are
+   * ordered by the test, not by a real timer. `then` answers with that fault instead, once released.
+   */
+  | { kind: 'hold'; then?: Exclude<FaultKind, { kind: 'hold' }> };
 
 export type Fault = FaultKind & { on: FaultTarget };
 
@@ -71,7 +76,7 @@ export class FaultQueue {
 }
 
 /** Answers (or drops) in place of the real handling, for the faults that do not handle first. */
-export function writeFault(req: IncomingMessage, res: ServerResponse, fault: Fault): number | undefined {
+export function writeFault(req: IncomingMessage, res: ServerResponse, fault: FaultKind): number | undefined {
   switch (fault.kind) {
     case 'http': {
       const body = { errorCode: fault.errorCode ?? fault.status * 100, message: fault.message ?? 'Injected fault.', reference: randomUUID() };
@@ -90,5 +95,5 @@ export function writeFault(req: IncomingMessage, res: ServerResponse, fault: Fau
 
 /** Whether the request is handled (state changes) before the fault shows. */
 export function handlesFirst(fault: Fault): boolean {
-  return fault.kind === 'latency' || (fault.kind === 'drop' && fault.afterHandling !== false);
+  return fault.kind === 'latency' || fault.kind === 'hold' || (fault.kind === 'drop' && fault.afterHandling !== false);
 }

@@ -28,6 +28,8 @@ export class SinchEmulator {
   private readonly faults = new FaultQueue();
   private readonly lifecycle: VerificationLifecycle;
   private readonly sender: CallbackSender | undefined;
+  /** Answers held by a `hold` fault, oldest first. */
+  private readonly held: Array<() => void> = [];
   /** Answers held back by a latency fault; released at once on stop. */
   private readonly delayed = new Set<() => void>();
   private interceptor?: RequestInterceptor;
@@ -60,6 +62,7 @@ export class SinchEmulator {
   async stop(): Promise<void> {
     this.sender?.close();
     for (const release of this.delayed) release();
+    this.releaseHeld(true);
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -96,6 +99,16 @@ export class SinchEmulator {
 
   clearFaults(): void {
     this.faults.clear();
+  }
+
+  /** Answers held by a `hold` fault, waiting for `releaseHeld`. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  /** Lets the oldest held answer (or all of them) go out. */
+  releaseHeld(all = false): void {
+    for (const release of this.held.splice(0, all ? this.held.length : 1)) release();
   }
 
   /** SMS to this number are reported undelivered: `Failed`, then ERROR / `SMS delivery failure`. */
@@ -151,6 +164,13 @@ export class SinchEmulator {
       }
       const answer = await this.answer(method, path, req.headers, body, tooLarge, auth);
       if (fault?.kind === 'latency') await this.delay(fault.ms);
+      if (fault?.kind === 'hold') {
+        await new Promise<void>((resolve) => this.held.push(resolve));
+        if (fault.then) {
+          recorded.responseStatus = writeFault(req, res, fault.then);
+          return;
+        }
+      }
       if (fault?.kind === 'drop') req.socket.destroy();
       else if (writeJson(res, answer.status, answer.body, answer.headers)) recorded.responseStatus = answer.status;
       // The SMS goes out whether or not the client heard the answer.
