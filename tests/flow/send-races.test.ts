@@ -12,7 +12,7 @@ describe('sends in flight do not overwrite each other', () => {
     const user = newUser();
     const pendingToken = (await t.gql(REGISTER, { input: user })).data!.register.pendingToken as string;
     const emulator = t.app.emulator!;
-    emulator.injectFault({ on: 'start', kind: 'hold', ...(firstAnswer === 'fails' ? { then: { kind: 'http', status: 500 } } : {}) });
+    emulator.injectFault({ on: 'start', kind: 'hold', ...(firstAnswer === 'fails' ? { answer: { kind: 'http', status: 500 } } : {}) });
     const first = t.gql(REQUEST_OTP, { input: { pendingToken } });
     await expect.poll(() => emulator.heldCount).toBe(1);
     const second = await t.gql(REQUEST_OTP, { input: { pendingToken } });

@@ -38,9 +38,9 @@ export type FaultKind =
   | { kind: 'drop'; afterHandling?: boolean }
   /**
    * Handles the request, then holds the answer until the test calls `releaseHeld()`: races are
-   * ordered by the test, not by a real timer. `then` answers with that fault instead, once released.
+   * ordered by the test, not by a real timer. `answer`: answers with that fault instead, once released.
    */
-  | { kind: 'hold'; then?: Exclude<FaultKind, { kind: 'hold' }> };
+  | { kind: 'hold'; answer?: Exclude<FaultKind, { kind: 'hold' }> };
 
 export type Fault = FaultKind & { on: FaultTarget };
 

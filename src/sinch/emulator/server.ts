@@ -166,8 +166,8 @@ export class SinchEmulator {
       if (fault?.kind === 'latency') await this.delay(fault.ms);
       if (fault?.kind === 'hold') {
         await new Promise<void>((resolve) => this.held.push(resolve));
-        if (fault.then) {
-          recorded.responseStatus = writeFault(req, res, fault.then);
+        if (fault.answer) {
+          recorded.responseStatus = writeFault(req, res, fault.answer);
           return;
         }
       }
