@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { snapshotDatabase } from '../support/db-snapshot';
 import { codeOf } from '../support/graphql-client';
 import { REQUEST_OTP, VERIFY_OTP } from '../support/operations';
@@ -10,6 +10,8 @@ import { loginPending, useTestApp } from '../support/test-app';
  */
 describe('Sinch outages during the flow', () => {
   const t = useTestApp({ SINCH_TIMEOUT_MS: '200', SINCH_BREAKER_FAILURES: '3', SINCH_BREAKER_OPEN_SECONDS: '1' });
+  // Held answers (a Sinch that never answers in time) go out once the test is done with them.
+  afterEach(() => t.app.emulator!.releaseHeld(true));
 
   async function pendingWithCode() {
     const { user } = await t.signUp();
@@ -20,7 +22,7 @@ describe('Sinch outages during the flow', () => {
 
   it('a report that times out is settled by asking Sinch for the status: the right code still logs in', async () => {
     const { user, pendingToken } = await pendingWithCode();
-    t.app.emulator!.injectFault({ on: 'report', kind: 'latency', ms: 500 });
+    t.app.emulator!.injectFault({ on: 'report', kind: 'hold' });
     const res = await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(user.phoneNumber) } });
     expect(res.errors).toBeUndefined();
     expect(res.data!.verifyOtp.user.phoneVerified).toBe(true);
@@ -29,7 +31,7 @@ describe('Sinch outages during the flow', () => {
   it('a start that times out is found by its reference: the code that went out is the one that works', async () => {
     const { user } = await t.signUp();
     const pendingToken = await loginPending(t.gql, user);
-    t.app.emulator!.injectFault({ on: 'start', kind: 'latency', ms: 500 });
+    t.app.emulator!.injectFault({ on: 'start', kind: 'hold' });
     const sent = await t.gql(REQUEST_OTP, { input: { pendingToken } });
     expect(sent.errors).toBeUndefined();
     expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(user.phoneNumber) } })).errors).toBeUndefined();
@@ -50,8 +52,8 @@ describe('Sinch outages during the flow', () => {
   it('a start whose fate Sinch cannot tell keeps its send counted: no pumping through timeouts', async () => {
     const { user } = await t.signUp();
     const pendingToken = await loginPending(t.gql, user);
-    t.app.emulator!.injectFault({ on: 'start', kind: 'latency', ms: 500 });
-    t.app.emulator!.injectFault({ on: 'status', kind: 'latency', ms: 500 });
+    t.app.emulator!.injectFault({ on: 'start', kind: 'hold' });
+    t.app.emulator!.injectFault({ on: 'status', kind: 'hold' });
     expect(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken } }))).toBe('PROVIDER_UNAVAILABLE');
     const resend = await t.gql(REQUEST_OTP, { input: { pendingToken } });
     expect(codeOf(resend)).toBe('RATE_LIMITED'); // the cooldown of the send that may have gone out

@@ -97,10 +97,11 @@ describe('latency', () => {
   it('handles at once and answers late: the state changes even when the client gives up first', async () => {
     const { text } = await startSms();
     const { id } = JSON.parse(text!);
-    emulator.injectFault({ on: 'report', kind: 'latency', ms: 300 });
+    emulator.injectFault({ on: 'report', kind: 'hold' });
     const late = await call('PUT', `${V}/id/${id}`, { method: 'sms', sms: { code: emulator.lastCodeFor(PHONE) } }, 100);
     expect(late).toMatchObject({ status: undefined, error: 'TimeoutError' });
     expect(emulator.verification(id)?.status).toBe('SUCCESSFUL');
+    emulator.releaseHeld();
   });
 
   it('a client that waits long enough gets the real answer', async () => {

@@ -35,7 +35,7 @@ beforeEach(async () => {
 afterEach(() => emulator.stop());
 
 describe('a report whose answer is lost asks for the status', () => {
-  const slowReport = () => emulator.injectFault({ on: 'report', kind: 'latency', ms: 400 });
+  const slowReport = () => emulator.injectFault({ on: 'report', kind: 'hold' });
 
   it('the right code, answered too late → verified, with one warn line saying so', async () => {
     const g = gateway();
@@ -83,7 +83,7 @@ describe('a report whose answer is lost asks for the status', () => {
   it('the status check failing too (slow, or 503) → PROVIDER_UNAVAILABLE', async () => {
     const g = gateway();
     const { id } = await start(g);
-    emulator.injectFault({ on: 'any', kind: 'latency', ms: 400 }, { times: 2 });
+    emulator.injectFault({ on: 'any', kind: 'hold' }, { times: 2 });
     const slow = await appErrorOf(g.report({ id, method: 'sms', code: code() }));
     expect(slow.code).toBe('PROVIDER_UNAVAILABLE');
     expect(String(slow.cause)).toContain('timed out; status check timed out');
@@ -98,7 +98,7 @@ describe('a report whose answer is lost asks for the status', () => {
 });
 
 describe('a start whose answer is lost asks for its status by reference, and is never retried', () => {
-  const slowStart = () => emulator.injectFault({ on: 'start', kind: 'latency', ms: 400 });
+  const slowStart = () => emulator.injectFault({ on: 'start', kind: 'hold' });
   const byReference = (reference: string) => `/verification/v1/verifications/reference/${reference}`;
 
   it('Sinch started it but answered too late → the id it created; its code verifies; one warn line', async () => {
@@ -172,7 +172,7 @@ describe('a start whose answer is lost asks for its status by reference, and is 
   it('the lookup failing too (slow, dropped, 503) → SendOutcomeUnknown, with Retry-After when Sinch gave one', async () => {
     const g = gateway({ breaker: { failureThreshold: 100 } });
     slowStart();
-    emulator.injectFault({ on: 'status', kind: 'latency', ms: 400 });
+    emulator.injectFault({ on: 'status', kind: 'hold' });
     const slow = await appErrorOf(start(g));
     expect(slow).toBeInstanceOf(SendOutcomeUnknown);
     expect(slow).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', extensions: {} });
@@ -231,7 +231,7 @@ describe('circuit breaker', () => {
   it('timeouts and dropped connections count as outages', async () => {
     // A lost start is followed by a lookup: both lost here, so one start counts twice.
     let g = gateway({ breaker: { failureThreshold: 2 } });
-    emulator.injectFault({ on: 'any', kind: 'latency', ms: 400 }, { times: 2 });
+    emulator.injectFault({ on: 'any', kind: 'hold' }, { times: 2 });
     await appErrorOf(start(g));
     expect(g.circuit).toBe('open');
     g = gateway({ breaker: { failureThreshold: 2 } });
@@ -242,7 +242,7 @@ describe('circuit breaker', () => {
 
   it('a lost start counts as one outage, the lookup that answers as a success', async () => {
     const g = gateway({ breaker: { failureThreshold: 2 } });
-    emulator.injectFault({ on: 'start', kind: 'latency', ms: 400 }, { times: 3 });
+    emulator.injectFault({ on: 'start', kind: 'hold' }, { times: 3 });
     await start(g);
     await start(g);
     await start(g);
