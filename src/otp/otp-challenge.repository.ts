@@ -64,6 +64,20 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.updateWhere({ id, sendReference: reference }, sent);
   }
 
+  /**
+   * Until when another user who has proven `e164` has a live code for it (a pending challenge
+   * whose code has not expired), or null. A send to the number now would make Sinch abort it.
+   */
+  async ownersLiveCodeUntil(e164: string, requesterId: string, now: Date): Promise<Date | null> {
+    const [row] = await this.em.execute<Array<{ until: Date | null }>>(
+      `select max(c.code_expires_at) as until from otp_challenge c join app_user u on u.id = c.user_id
+       where u.phone_number = ? and u.phone_verified_at is not null and u.id <> ?
+         and c.status = 'pending' and c.code_expires_at > ? and c.expires_at > ? and coalesce(c.phone_number, u.phone_number) = ?`,
+      [e164, requesterId, now, now, e164],
+    );
+    return row?.until ? new Date(row.until) : null;
+  }
+
   reserveAttempt(id: string, now: Date, maxAttempts: number) {
     return this.updateWhere({ ...this.live(id, now), codeAttempts: { $lt: maxAttempts } }, { codeAttempts: raw('code_attempts + 1') });
   }

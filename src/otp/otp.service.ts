@@ -107,6 +107,11 @@ export class OtpService {
       throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
     }
     const now = clock.now();
+    // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
+    const phoneNumber = destinationOf(challenge);
+    const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
+    const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
+    if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
     // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
     const { lastSentAt, sendReference, sendChannel, deliveryFailedAt } = challenge;
     const previous = { lastSentAt, sendReference, sendChannel, deliveryFailedAt };
@@ -122,10 +127,6 @@ export class OtpService {
     });
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
 
-    // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
-    const phoneNumber = destinationOf(challenge);
-    const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
-    const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
     const release = () => challenges.releaseSend(challenge.id, reference, previous);
     const receipt = await sendGuard.take(send).catch(async (error: unknown) => {
       await release();
@@ -164,6 +165,20 @@ export class OtpService {
       detail: `${channel} to ${maskPhone(phoneNumber)}`,
     });
     return { channel, expiresAt: earliest(codeExpiresAt, sent.expiresAt), locale: usedLocale, ...this.resendState(sent, now) };
+  }
+
+  /**
+   * An unproven send (an account that merely names the number) would make Sinch abort the code the
+   * number's verified owner is about to type: it waits until that code has expired.
+   */
+  private async refuseWhileOwnersCodeIsLive(e164: string, requesterId: string, now: Date): Promise<void> {
+    const until = await this.deps.challenges.ownersLiveCodeUntil(e164, requesterId, now);
+    if (until) {
+      throw new AppError('RATE_LIMITED', {
+        message: 'A code was just sent to this number. Try again later.',
+        extensions: { retryAfterSeconds: secondsUntil(until, now) },
+      });
+    }
   }
 
   /** For clients that poll after a send: has the code been reported undelivered, when to resend. */

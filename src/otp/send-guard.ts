@@ -14,10 +14,11 @@ export interface SendBudgets {
  * before Sinch is called. The per-country cap is the SMS-pumping circuit breaker: a burst of sends
  * to one calling code (premium ranges abroad, most often) stops there until the hour turns.
  *
- * The number's verified owner has budgets of its own: registering throwaway accounts with a
+ * A number's verified owners share a budget of their own: registering throwaway accounts with a
  * victim's number (register cannot prove it) spends only the shared "unproven" budget, so it
  * can neither lock the owner out of their second factor nor, through the country breaker, lock
- * out a whole country's proven users.
+ * out a whole country's proven users. Codes to one number per window stay within twice the cap
+ * (unproven + owners), whatever the number of accounts naming or proving it.
  */
 /** What a send took, budget by budget, for giving it back. */
 export type SendReceipt = Array<{ budget: Budget; identity: string; taken: Taken }>;
@@ -58,7 +59,9 @@ export class SendGuard {
   }
 
   private checksFor({ e164, verifiedOwner }: Send): Array<[Budget, string, string]> {
-    const holder = verifiedOwner ? `${e164}#owner:${verifiedOwner}` : `${e164}#unproven`;
+    // One owners' budget per number, however many accounts have proven it: accounts multiply
+    // nothing. Accounts that merely name the number share the other one.
+    const holder = verifiedOwner ? `${e164}#owners` : `${e164}#unproven`;
     const checks: Array<[Budget, string, string]> = [
       [this.budgets.phonePerHour, holder, 'Too many codes were requested. Try again later.'],
       [this.budgets.phonePerDay, holder, 'Too many codes were requested today. Try again later.'],

@@ -17,6 +17,7 @@ export class User {
   email!: string;
 
   /** E.164. */
+  @Index({ name: 'app_user_phone_number_index' })
   @Property({ type: 'text' })
   phoneNumber!: string;
 

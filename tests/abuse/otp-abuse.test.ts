@@ -98,3 +98,38 @@ describe('the per-country SMS pumping breaker', () => {
     expect(warnings.join()).not.toContain('4915123456712');
   });
 });
+
+describe("a number's verified owners", () => {
+  const t = useTestApp({ OTP_SENDS_PER_PHONE_PER_HOUR: '3' });
+
+  // Regression: a throwaway account naming a verified owner's number sent a code, and Sinch aborted the owner's live one.
+  it("keep their live code: a stranger's send to the number waits until it has expired", async () => {
+    const phoneNumber = '+33612345620';
+    const { user: owner } = await t.signUp({ phoneNumber });
+    const pendingToken = await loginPending(t.gql, owner);
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken } })).errors).toBeUndefined();
+    const code = t.codeFor(phoneNumber);
+
+    const stranger = (await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } })).data!.register.pendingToken;
+    const refused = await t.gql(REQUEST_OTP, { input: { pendingToken: stranger } });
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
+    expect(refused.errors![0].extensions!.retryAfterSeconds).toBeLessThanOrEqual(300);
+    expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code } })).errors).toBeUndefined();
+
+    // Once the owner's code is used (or expired), the number is not held for anyone.
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken: stranger } })).errors).toBeUndefined();
+  });
+
+  // Regression: each account that had verified the number had an owner budget of its own, multiplying the sends to it.
+  it('share one budget, however many accounts have proven the number', async () => {
+    const phoneNumber = '+33612345621';
+    const owners = [];
+    for (let i = 0; i < 3; i++) owners.push((await t.signUp({ phoneNumber })).user); // three sign-ups: the unproven budget (3)
+    const answers = [];
+    for (const owner of [...owners, ...owners]) {
+      answers.push(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken: await loginPending(t.gql, owner) } })) ?? 'sent');
+    }
+    expect(answers.filter((a) => a === 'sent')).toHaveLength(3);
+    expect(answers.filter((a) => a === 'RATE_LIMITED')).toHaveLength(3);
+  });
+});
