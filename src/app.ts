@@ -21,6 +21,7 @@ import { Janitor } from './maintenance/janitor';
 import { OtpChallenge } from './otp/otp-challenge.entity';
 import { ChallengeCompletion } from './otp/challenge-completion';
 import { OtpService } from './otp/otp.service';
+import { PumpingGuard } from './otp/pumping-guard';
 import { OtpProviderEvents } from './otp/otp-provider-events';
 import { SendGuard } from './otp/send-guard';
 import { AuthSession } from './sessions/session.entity';
@@ -126,12 +127,16 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       );
     }
     const phones = new PhonePolicy(config.phones, testNumbers);
+    const counter = (keyPrefix: string) =>
+      limiterStore.store.create({ keyPrefix, points: Number.MAX_SAFE_INTEGER, duration: config.pumping.windowSeconds });
+    const pumping = new PumpingGuard({ sends: counter('pumpingSends'), conversions: counter('pumpingConversions') }, config.pumping, logger);
     const sendGuard = new SendGuard(
       {
         phonePerHour: budget('sendsPerPhoneHour', abuse.phoneSendsPerHour, 3600),
         phonePerDay: budget('sendsPerPhoneDay', abuse.phoneSendsPerDay, 86_400),
         countryPerHour: budget('sendsPerCountryHour', abuse.countrySendsPerHour, 3600),
       },
+      pumping,
       logger,
     );
     const wrongCodesPerUser = budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600);
@@ -143,7 +148,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       challenges,
       tokens,
       provider: testNumbers.provider(sinch.gateway),
-      completion: new ChallengeCompletion({ users, sessions, recoveryCodes, audit, clock }),
+      completion: new ChallengeCompletion({ users, sessions, recoveryCodes, audit, sendGuard, clock }),
       recoveryCodes,
       audit,
       sendGuard,

@@ -1,4 +1,5 @@
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import type { PumpingSettings } from '../otp/pumping-guard';
 import type { TestNumbersConfig } from '../phones/test-numbers';
 import { parsePrivateKey, parseVerificationKeys } from '../tokens/signing-key';
 
@@ -36,6 +37,8 @@ export interface Config {
   limits: FlowLimits;
   sessions: SessionLimits;
   abuse: AbuseLimits;
+  /** The SMS pumping guard that reads conversions (src/otp/pumping-guard.ts). */
+  pumping: PumpingSettings;
   rateLimits: RateLimitConfig;
   graphql: GraphQLLimits;
   /** proxy-addr trust list: whose X-Forwarded-For to believe. Empty: nobody's. */
@@ -197,6 +200,12 @@ export function loadConfig(env: Env = process.env): Config {
       phoneSendsPerDay: read.int('OTP_SENDS_PER_PHONE_PER_DAY', 10, 1, 10_000),
       wrongCodesPerUserPerHour: read.int('OTP_WRONG_CODES_PER_USER_PER_HOUR', 10, 1, 1000),
       countrySendsPerHour: read.int('OTP_SENDS_PER_COUNTRY_PER_HOUR', 200, 1, 1_000_000),
+    },
+    pumping: {
+      windowSeconds: read.int('OTP_PUMPING_WINDOW_SECONDS', 3600, 60, 86_400),
+      minUnconvertedPerCountry: read.int('OTP_PUMPING_MIN_UNCONVERTED_PER_COUNTRY', 20, 1, 1_000_000),
+      minUnconvertedPerPrefix: read.int('OTP_PUMPING_MIN_UNCONVERTED_PER_PREFIX', 10, 1, 1_000_000),
+      minConversionRate: read.int('OTP_PUMPING_MIN_CONVERSION_PERCENT', 30, 0, 100) / 100,
     },
     rateLimits: {
       store: read.oneOf('RATE_LIMIT_STORE', ['postgres', 'redis', 'memory'] as const, read.string('REDIS_URL') ? 'redis' : 'postgres'),

@@ -7,6 +7,7 @@ import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { SessionGrant, SessionService } from '../sessions/session.service';
 import type { Clock } from '../time/clock';
 import type { UserRepository } from '../users/user.repository';
+import type { SendGuard } from './send-guard';
 import { ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
 import { CHANNEL_METHOD } from './otp-channels';
 
@@ -24,6 +25,8 @@ export class ChallengeCompletion {
       sessions: SessionService;
       recoveryCodes: RecoveryCodes;
       audit: AuditTrail;
+      /** Told when a code sent to a number not yet proven comes back (the pumping guard's conversions). */
+      sendGuard: Pick<SendGuard, 'converted'>;
       clock: Clock;
     },
   ) {}
@@ -37,7 +40,10 @@ export class ChallengeCompletion {
     switch (challenge.purpose) {
       case ChallengePurpose.SignIn: {
         // Only a code that reached the number proves it; a recovery code proves nothing about the phone.
-        if (proof.kind === 'code') await users.markPhoneVerified(userId, now);
+        if (proof.kind === 'code') {
+          if (!challenge.user.phoneVerifiedAt) await this.deps.sendGuard.converted(challenge.user.phoneNumber);
+          await users.markPhoneVerified(userId, now);
+        }
         const grant = await sessions.begin(await users.findOneOrFail(userId, { refresh: true }), amr, client);
         if (proof.kind === 'code') await this.record(grant, AuthEventType.OTP_VERIFIED, client, proof.channel);
         else await this.recordRecoveryCodeUsed(grant, client);
@@ -53,6 +59,7 @@ export class ChallengeCompletion {
         // The loaded user is updated (and flushed with the session), so the answer shows the new number.
         const user = challenge.user;
         const previous = user.phoneNumber;
+        await this.deps.sendGuard.converted(challenge.phoneNumber!);
         Object.assign(user, { phoneNumber: challenge.phoneNumber!, phoneVerifiedAt: now, updatedAt: now });
         // Codes already sent to the old number (pending sign-ins and step-ups) must not work any more.
         await users.getEntityManager().nativeDelete(OtpChallenge, { user: userId, id: { $ne: challenge.id }, status: ChallengeStatus.Pending });

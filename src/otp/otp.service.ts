@@ -157,6 +157,7 @@ export class OtpService {
     // Recorded only if this send is still the challenge's latest: a newer one in flight keeps its own.
     const sent = (await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt })) ?? (await this.reload(challenge));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
+    await sendGuard.sent(send);
     await audit.record({
       type: AuthEventType.OTP_SENT,
       userId: challenge.user.id,

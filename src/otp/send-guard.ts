@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error';
 import { countryCallingCodeOf, maskPhone } from '../phones/mask';
 import type { Budget, Taken } from '../rate-limits/budget';
+import type { PumpingGuard } from './pumping-guard';
 
 export interface SendBudgets {
   phonePerHour: Budget;
@@ -35,11 +36,14 @@ export class SendGuard {
 
   constructor(
     private readonly budgets: SendBudgets,
+    private readonly pumping: PumpingGuard,
     private readonly logger: Logger,
   ) {}
 
   /** Takes one send from every budget covering this send, or none of them; the receipt gives them back. */
   async take(send: Send): Promise<SendReceipt> {
+    // Numbers not yet proven are judged by how often codes to their country and range come back.
+    if (!send.verifiedOwner) await this.pumping.check(send.e164);
     const receipt: SendReceipt = [];
     for (const [budget, identity, message] of this.checksFor(send)) {
       const result = await budget.take(identity);
@@ -51,6 +55,16 @@ export class SendGuard {
       receipt.push({ budget, identity, taken: result });
     }
     return receipt;
+  }
+
+  /** A code went out: counted against its destination's conversion rate when the number is not yet proven. */
+  async sent(send: Send): Promise<void> {
+    if (!send.verifiedOwner) await this.pumping.sent(send.e164);
+  }
+
+  /** A code sent to a number not yet proven was verified. */
+  converted(e164: string): Promise<void> {
+    return this.pumping.converted(e164);
   }
 
   /** A send that did not happen costs nothing (in the windows it was taken from). */

@@ -17,6 +17,8 @@ export interface Limiter {
   consume(key: string, points?: number): Promise<RateLimiterRes>;
   reward(key: string, points?: number): Promise<RateLimiterRes>;
   delete(key: string): Promise<boolean>;
+  /** The counter as it stands, or null when nothing was counted in the current window. */
+  get(key: string): Promise<RateLimiterRes | null>;
 }
 
 export interface LimiterStoreDependencies {
@@ -59,6 +61,11 @@ export class LimiterStore {
         this.withFallback(
           () => shared.reward(key, points),
           () => memory.reward(key, points),
+        ),
+      get: (key) =>
+        this.withFallback(
+          () => shared.get(key),
+          () => memory.get(key),
         ),
       delete: (key) =>
         this.withFallback(

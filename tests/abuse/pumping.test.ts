@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { codeOf } from '../support/graphql-client';
+import { REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
+import { loginPending, newUser, useTestApp } from '../support/test-app';
+
+/** The defaults of the pumping guard (the test app lifts them otherwise), and no fixed country cap in the way. */
+const GUARD_DEFAULTS = {
+  OTP_PUMPING_MIN_UNCONVERTED_PER_COUNTRY: '20',
+  OTP_PUMPING_MIN_UNCONVERTED_PER_PREFIX: '10',
+  OTP_PUMPING_MIN_CONVERSION_PERCENT: '30',
+};
+
+describe('the SMS pumping guard reads conversions', () => {
+  const t = useTestApp(GUARD_DEFAULTS);
+
+  const sendTo = async (phoneNumber: string) => {
+    const registered = await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } });
+    const pendingToken = registered.data!.register.pendingToken as string;
+    return { pendingToken, answer: await t.gql(REQUEST_OTP, { input: { pendingToken } }) };
+  };
+
+  // Regression: a fixed per-country cap (200) let 150 codes go to one country, none ever verified.
+  it('trips on a wave of codes nobody types, long before 150, with one warning line of figures; proven owners carry on', async () => {
+    const { user: owner } = await t.signUp({ phoneNumber: '+33612199999' }); // proven before the wave, same range
+    let sent = 0;
+    let refused: Awaited<ReturnType<typeof sendTo>>['answer'] | undefined;
+    for (let i = 0; i < 150 && !refused; i++) {
+      const { answer } = await sendTo(`+33612${String(100_000 + i).slice(-6)}`);
+      if (codeOf(answer) === 'RATE_LIMITED') refused = answer;
+      else sent += 1;
+    }
+    expect(refused).toBeDefined();
+    expect(sent).toBeLessThanOrEqual(11); // the owner's sign-up converted; 10 unconverted sends then trip the prefix
+    expect(refused!.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(0);
+    const warnings = t.logs.filter((line) => line.includes('SMS pumping guard tripped for +33 6121'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0])).toMatchObject({ scope: 'prefix', sent: sent + 1, converted: 1 });
+    expect(warnings[0]).not.toMatch(/612\d{6}/);
+
+    const pendingToken = await loginPending(t.gql, owner);
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken } })).errors).toBeUndefined();
+    expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor('+33612199999') } })).errors).toBeUndefined();
+  });
+
+  it('leaves a range with normal conversion alone: a busy day of sign-ups that are verified never trips', async () => {
+    for (let i = 0; i < 40; i++) {
+      const phoneNumber = `+33623${String(200_000 + i).slice(-6)}`;
+      const { pendingToken, answer } = await sendTo(phoneNumber);
+      expect(answer.errors).toBeUndefined();
+      // Most codes come back; one in five is abandoned (still well above 30 %).
+      if (i % 5 !== 0) expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(phoneNumber) } })).errors).toBeUndefined();
+    }
+  });
+
+  it('trips per country too, when the wave spreads over many ranges', async () => {
+    let sent = 0;
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) {
+      const { answer } = await sendTo(`+447${500 + i}123456`); // ranges 7500 to 7599: one code each
+      if (codeOf(answer) === 'RATE_LIMITED') refused = true;
+      else sent += 1;
+    }
+    expect(refused).toBe(true);
+    expect(sent).toBe(20);
+    expect(t.logs.filter((line) => line.includes('SMS pumping guard tripped for +44:'))).toHaveLength(1);
+  });
+});
