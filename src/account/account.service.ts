@@ -10,7 +10,6 @@ import type { PasswordHasher } from '../passwords/password-hasher';
 import { checkNewPassword, normalizePassword } from '../passwords/password-rules';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Budget } from '../rate-limits/budget';
-import { emailIdentity } from '../rate-limits/email-identity';
 import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { SessionService, Viewer } from '../sessions/session.service';
 import type { Clock } from '../time/clock';
@@ -107,14 +106,14 @@ export class AccountService {
     await this.checkPassword(viewer, password);
     // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade.
     await inTransaction(users.getEntityManager(), (tx) => tx.nativeDelete(User, { id: viewer.userId }));
-    await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordChecksPerEmail.forget(emailIdentity(viewer.user.email))]);
+    await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordChecksPerEmail.forget(viewer.user.emailCanonical)]);
     logger.info({ userId: viewer.userId }, 'account deleted');
   }
 
   /** INVALID_CREDENTIALS for a wrong password; RATE_LIMITED once the user's checks are spent. */
   private async checkPassword(viewer: Viewer, raw: string): Promise<void> {
     const { hasher, passwordChecksPerEmail } = this.deps;
-    const taken = await passwordChecksPerEmail.take(emailIdentity(viewer.user.email));
+    const taken = await passwordChecksPerEmail.take(viewer.user.emailCanonical);
     if (!taken.ok) {
       throw new AppError('RATE_LIMITED', {
         message: 'Too many password attempts. Try again later.',

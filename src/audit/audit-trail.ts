@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type EntityManager, type FilterQuery, type Knex, raw } from '@mikro-orm/postgresql';
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
@@ -59,14 +59,17 @@ export class AuditTrail {
   async page(userId: string, first: number, after?: string | null): Promise<AuthEventPage> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badInput('first', `first must be from 1 to ${MAX_PAGE_SIZE}.`);
     const { em } = this.deps;
-    let olderThan: FilterQuery<AuthEvent> = {};
+    let before: string | undefined;
     if (after !== undefined && after !== null) {
-      const id = decodeCursor(after);
-      if ((await em.count(AuthEvent, { id, user: userId })) === 0) throw notOurCursor();
-      // `seq` is the database's: never written by the ORM, so never read into entities either.
-      olderThan = { seq: { $lt: raw('(select e.seq from auth_event e where e.id = ?)', [id]) } };
+      const from = await em.findOne(AuthEvent, { id: decodeCursor(after), user: userId }, { fields: ['seq'] });
+      if (!from) throw notOurCursor();
+      before = from.seq;
     }
-    const rows = await em.find(AuthEvent, { $and: [{ user: userId }, olderThan] }, { orderBy: { seq: 'desc' }, limit: first + 1 });
+    const rows = await em.find(
+      AuthEvent,
+      { user: userId, ...(before ? { seq: { $lt: before } } : {}) },
+      { orderBy: { seq: 'desc' }, limit: first + 1 },
+    );
     return {
       events: rows.slice(0, first).map((event) => ({ cursor: encodeCursor(event.id), event })),
       hasNextPage: rows.length > first,

@@ -34,8 +34,8 @@ export class AuthEvent {
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
-  /** Insertion order (a bigserial the database assigns): newest first means highest first. */
-  @Property({ type: 'bigint', persist: false })
+  /** Insertion order (a bigserial the database assigns; events are written by plain inserts): newest first means highest first. */
+  @Property({ type: 'bigint', autoincrement: true })
   seq!: string;
 
   @ManyToOne(() => User, { deleteRule: 'cascade' })

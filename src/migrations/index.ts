@@ -5,6 +5,7 @@ import { Migration20261128010000 } from './Migration20261128010000';
 import { Migration20261202000000 } from './Migration20261202000000';
 import { Migration20261202010000 } from './Migration20261202010000';
 import { Migration20261202020000 } from './Migration20261202020000';
+import { Migration20261202030000 } from './Migration20261202030000';
 
 /** Every migration, oldest first. `npm run migration:create` writes a new file; add it here. */
 export const migrationsList: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202000000', class: Migration20261202000000 },
   { name: 'Migration20261202010000', class: Migration20261202010000 },
   { name: 'Migration20261202020000', class: Migration20261202020000 },
+  { name: 'Migration20261202030000', class: Migration20261202030000 },
 ];

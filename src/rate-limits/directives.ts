@@ -3,7 +3,7 @@ import { rateLimitDirective } from 'graphql-rate-limit-directive';
 import type { RateLimitPolicy, Window } from '../config/config';
 import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from '../graphql/context';
-import { emailIdentity } from './email-identity';
+import { emailKey } from '../validation/email';
 import { limitKey } from './budget';
 import { ipBucket } from './ip-bucket';
 import type { LimiterStore } from './limiter-store';
@@ -18,7 +18,7 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   registerPerIp: (_args, context) => ipBucket(context.ip),
   loginPerIp: (_args, context) => ipBucket(context.ip),
   // Case and spacing variants of one address share a bucket, known account or not.
-  loginPerEmail: (args) => limitKey(emailIdentity(args.input?.email)),
+  loginPerEmail: (args) => limitKey(emailKey(args.input?.email)),
   requestOtpPerIp: (_args, context) => ipBucket(context.ip),
   verifyOtpPerIp: (_args, context) => ipBucket(context.ip),
   otpStatusPerIp: (_args, context) => ipBucket(context.ip),

@@ -3,8 +3,6 @@ import { Entity, EntityRepositoryType, Index, OptionalProps, PrimaryKey, Propert
 import { UserRepository } from './user.repository';
 
 @Entity({ tableName: 'app_user', repository: () => UserRepository })
-// Emails are unique whatever their case; the index is created by the migration.
-@Index({ name: 'app_user_email_lower_unique', expression: 'create unique index "app_user_email_lower_unique" on "app_user" (lower("email"))' })
 export class User {
   [EntityRepositoryType]?: UserRepository;
   [OptionalProps]?: 'id';
@@ -12,9 +10,13 @@ export class User {
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
 
-  /** As the user typed it (trimmed, NFC); compared case-insensitively. */
+  /** As the user typed it (trimmed, NFC); shown, never compared. */
   @Property({ type: 'text' })
   email!: string;
+
+  /** `canonicalEmail(email)`: what lookups, uniqueness and the per-email limiter compare. */
+  @Property({ type: 'text', unique: 'app_user_email_canonical_unique' })
+  emailCanonical!: string;
 
   /** E.164. */
   @Index({ name: 'app_user_phone_number_index' })

@@ -1,16 +1,17 @@
 import { EntityRepository, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { AppError } from '../errors/app-error';
+import { canonicalEmail } from '../validation/email';
 import { User } from './user.entity';
 
 export class UserRepository extends EntityRepository<User> {
-  /** PostgreSQL lowercases both sides, as the unique index does (JS and PG disagree on İ, Σ...). */
+  /** By the canonical form (computed in JavaScript, as the limiter's key is). */
   findByEmail(email: string): Promise<User | null> {
-    return this.createQueryBuilder('u').select('*').where('lower(u.email) = lower(?)', [email]).getSingleResult();
+    return this.findOne({ emailCanonical: canonicalEmail(email) });
   }
 
   /** Inserts a user; a concurrent register with the same email loses at the unique index. */
   async add(data: Pick<User, 'email' | 'phoneNumber' | 'passwordHash' | 'createdAt'>): Promise<User> {
-    const user = this.create({ ...data, updatedAt: data.createdAt, phoneVerifiedAt: null });
+    const user = this.create({ ...data, emailCanonical: canonicalEmail(data.email), updatedAt: data.createdAt, phoneVerifiedAt: null });
     try {
       await this.em.persistAndFlush(user);
     } catch (error) {

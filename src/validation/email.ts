@@ -22,3 +22,19 @@ export function requireEmail(raw: string): string {
   if (!email) throw badInput('email', 'Enter a valid email address.');
   return email;
 }
+
+/**
+ * The one comparison form of an address: the account lookup, the uniqueness of accounts and the
+ * per-email limiter all use it, computed here, in JavaScript (PostgreSQL's lower() and JavaScript's
+ * disagree on İ and on the Greek final sigma, which once gave one address several limiter buckets).
+ * Lower case, with the final sigma folded into σ so that ΟΔΟΣ, οδος and οδοσ are one address.
+ */
+export function canonicalEmail(normalized: string): string {
+  return normalized.toLowerCase().replace(/ς/g, 'σ');
+}
+
+/** The per-email limiter's key for what a client typed, valid address or not (unknown ones are counted alike). */
+export function emailKey(raw: unknown): string {
+  const text = typeof raw === 'string' ? raw : '';
+  return canonicalEmail(normalizeEmail(text) ?? text.trim());
+}
