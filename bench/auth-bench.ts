@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     OTP_SENDS_PER_PHONE_PER_HOUR: '1000',
     OTP_SENDS_PER_PHONE_PER_DAY: '10000',
     OTP_SENDS_PER_COUNTRY_PER_HOUR: '1000000',
+    RATE_LIMIT_LOGIN_PER_EMAIL_CEILING: '1000000/60',
   });
   const app = await startApp(config, { logger, signingKey: await generateEphemeralKey() });
   const gql = async (query: string, variables: object) => {

@@ -10,6 +10,7 @@ import { ormConfig } from '../mikro-orm.config';
 import { AccountService } from './account/account.service';
 import { AuditTrail } from './audit/audit-trail';
 import { AuthService } from './auth/auth.service';
+import { PasswordAttempts } from './auth/password-attempts';
 import type { Config } from './config/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
 import { createApollo } from './graphql/apollo';
@@ -140,10 +141,9 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
     );
     const wrongCodesPerUser = budget('wrongCodesPerUserHour', abuse.wrongCodesPerUserPerHour, 3600);
-    // Password checks of signed-in users spend login's per-email budget (the directive's own counters:
-    // same key prefix, same window).
+    // Login's per-email-and-network counters are the directive's own (same key prefix, same window).
     const loginWindow = config.rateLimits.policies.loginPerEmail;
-    const passwordChecksPerEmail = budget('loginPerEmail', loginWindow.limit, loginWindow.durationSeconds);
+    const ceiling = abuse.loginCeilingPerEmail;
     const otp = new OtpService({
       challenges,
       tokens,
@@ -157,7 +157,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       limits: config.limits,
       logger,
     });
-    const auth = new AuthService({ users, hasher, phones, otp, audit, clock, logger });
+    const passwordAttempts = new PasswordAttempts({
+      perEmailAndNetwork: budget('loginPerEmail', loginWindow.limit, loginWindow.durationSeconds),
+      ceilingPerEmail: budget('loginCeilingPerEmail', ceiling.limit, ceiling.durationSeconds),
+      audit,
+    });
+    const auth = new AuthService({ users, hasher, phones, otp, audit, passwordAttempts, clock, logger });
     const account = new AccountService({
       users,
       otp,
@@ -166,7 +171,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       phones,
       recoveryCodes,
       audit,
-      passwordChecksPerEmail,
+      passwordAttempts,
       wrongCodesPerUser,
       clock,
       logger,

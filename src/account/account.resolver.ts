@@ -44,7 +44,7 @@ export class AccountResolver {
   @Authorized()
   @Mutation(() => Boolean, { description: 'Bearer + step-up + password: the user and everything of theirs.' })
   async deleteAccount(@Arg('input', () => DeleteAccountInput) input: DeleteAccountInput, @Ctx() ctx: GraphQLContext): Promise<boolean> {
-    await this.account.deleteAccount(ctx.viewer!, input.password);
+    await this.account.deleteAccount(ctx.viewer!, input.password, ctx.client);
     return true;
   }
 }

@@ -9,6 +9,7 @@ import type { OtpService, PendingAuthResult } from '../otp/otp.service';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import { checkNewPassword, normalizePassword } from '../passwords/password-rules';
 import type { PhonePolicy } from '../phones/phone-policy';
+import type { PasswordAttempts } from '../auth/password-attempts';
 import type { Budget } from '../rate-limits/budget';
 import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { SessionService, Viewer } from '../sessions/session.service';
@@ -31,11 +32,8 @@ export class AccountService {
       phones: PhonePolicy;
       recoveryCodes: RecoveryCodes;
       audit: AuditTrail;
-      /**
-       * Login's per-email budget, shared: a stolen access token buys no password guesses beyond
-       * what login allows for that account.
-       */
-      passwordChecksPerEmail: Budget;
+      /** Login's budgets: a stolen access token buys no password guesses beyond what login allows. */
+      passwordAttempts: PasswordAttempts;
       /** Wrong codes per user: dies with the user. */
       wrongCodesPerUser: Budget;
       clock: Clock;
@@ -84,7 +82,7 @@ export class AccountService {
    */
   async changePassword(viewer: Viewer, input: { currentPassword: string; newPassword: string }, client: ClientInfo): Promise<void> {
     const { users, sessions, hasher, audit, clock, logger } = this.deps;
-    await this.checkPassword(viewer, input.currentPassword);
+    await this.checkPassword(viewer, input.currentPassword, client);
     const password = normalizePassword(input.newPassword);
     checkNewPassword(password, 'newPassword');
     const passwordHash = await hasher.hash(password);
@@ -100,26 +98,19 @@ export class AccountService {
   }
 
   /** Step-up first, then the password: the user and everything of theirs go in one transaction. */
-  async deleteAccount(viewer: Viewer, password: string): Promise<void> {
-    const { users, sessions, passwordChecksPerEmail, wrongCodesPerUser, logger } = this.deps;
+  async deleteAccount(viewer: Viewer, password: string, client: ClientInfo): Promise<void> {
+    const { users, sessions, passwordAttempts, wrongCodesPerUser, logger } = this.deps;
     await sessions.requireRecentSecondFactor(viewer);
-    await this.checkPassword(viewer, password);
+    await this.checkPassword(viewer, password, client);
     // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade.
     await inTransaction(users.getEntityManager(), (tx) => tx.nativeDelete(User, { id: viewer.userId }));
-    await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordChecksPerEmail.forget(viewer.user.emailCanonical)]);
+    await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordAttempts.forget(viewer.user.emailCanonical)]);
     logger.info({ userId: viewer.userId }, 'account deleted');
   }
 
-  /** INVALID_CREDENTIALS for a wrong password; RATE_LIMITED once the user's checks are spent. */
-  private async checkPassword(viewer: Viewer, raw: string): Promise<void> {
-    const { hasher, passwordChecksPerEmail } = this.deps;
-    const taken = await passwordChecksPerEmail.take(viewer.user.emailCanonical);
-    if (!taken.ok) {
-      throw new AppError('RATE_LIMITED', {
-        message: 'Too many password attempts. Try again later.',
-        extensions: { retryAfterSeconds: taken.retryAfterSeconds },
-      });
-    }
-    if (!(await hasher.matches(raw, viewer.user.passwordHash))) throw new AppError('INVALID_CREDENTIALS');
+  /** INVALID_CREDENTIALS for a wrong password; RATE_LIMITED once the account's checks are spent. */
+  private async checkPassword(viewer: Viewer, raw: string, client: ClientInfo): Promise<void> {
+    await this.deps.passwordAttempts.admitAccountCheck(viewer.user.emailCanonical, client.ip);
+    if (!(await this.deps.hasher.matches(raw, viewer.user.passwordHash))) throw new AppError('INVALID_CREDENTIALS');
   }
 }

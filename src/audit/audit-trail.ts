@@ -3,6 +3,7 @@ import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
+import { ipBucket } from '../rate-limits/ip-bucket';
 import type { Clock } from '../time/clock';
 import { firstCharacters, isUuid } from '../validation/text';
 import { AuthEvent, type AuthEventType } from './auth-event.entity';
@@ -41,6 +42,7 @@ export class AuditTrail {
       type: entry.type,
       at: clock.now(),
       ip_address: entry.client?.ip ?? null,
+      ip_network: entry.client ? ipBucket(entry.client.ip) : null,
       user_agent: entry.client?.userAgent ? firstCharacters(entry.client.userAgent, 256) : null,
       session_id: entry.sessionId ?? null,
       detail: entry.detail ?? null,
@@ -52,6 +54,27 @@ export class AuditTrail {
       else await em.getKnex()('auth_event').insert(row);
     } catch (err) {
       logger.error({ err, eventType: entry.type, userId: entry.userId }, 'audit event could not be written; the operation itself went on');
+    }
+  }
+
+  /**
+   * Whether the account behind this canonical email has completed a sign-in (or a step-up, or a
+   * refresh) from this network. One query whether or not the account exists.
+   */
+  async hasSignedInFrom(emailCanonical: string, ip: string): Promise<boolean> {
+    // No address with a control character exists (register refuses them), and PostgreSQL refuses NUL.
+    if (/\p{Cc}/u.test(emailCanonical)) return false;
+    try {
+      const [row] = await this.deps.em.execute<Array<{ known: boolean }>>(
+        `select exists (select 1 from auth_event e join app_user u on u.id = e.user_id
+           where u.email_canonical = ? and e.ip_network = ? and e.type in ('OTP_VERIFIED', 'RECOVERY_CODE_USED', 'STEP_UP_VERIFIED', 'SESSION_REFRESHED')) as known`,
+        [emailCanonical, ipBucket(ip)],
+      );
+      return Boolean(row?.known);
+    } catch (err) {
+      // The trail unavailable: the network counts as unknown (the stricter budget), and sign-in goes on.
+      this.deps.logger.error({ err }, 'audit trail unavailable: every network is treated as new for the login ceiling');
+      return false;
     }
   }
 

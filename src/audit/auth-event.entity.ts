@@ -28,6 +28,7 @@ export enum AuthEventType {
  */
 @Entity({ tableName: 'auth_event' })
 @Index({ name: 'auth_event_user_seq_index', properties: ['user', 'seq'] })
+@Index({ name: 'auth_event_user_network_index', properties: ['user', 'ipNetwork'] })
 export class AuthEvent {
   [OptionalProps]?: 'id' | 'seq';
 
@@ -50,6 +51,10 @@ export class AuthEvent {
 
   @Property({ type: 'text', nullable: true })
   ipAddress?: string | null;
+
+  /** The client's network (its address, or its IPv6 /64): where the account signed in from. */
+  @Property({ type: 'text', nullable: true })
+  ipNetwork?: string | null;
 
   @Property({ type: 'text', nullable: true })
   userAgent?: string | null;

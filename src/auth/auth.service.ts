@@ -6,7 +6,8 @@ import { normalizePassword, checkNewPassword } from '../passwords/password-rules
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
-import { normalizeEmail, requireEmail } from '../validation/email';
+import { emailKey, normalizeEmail, requireEmail } from '../validation/email';
+import type { PasswordAttempts } from './password-attempts';
 import type { UserRepository } from '../users/user.repository';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
@@ -28,6 +29,7 @@ export class AuthService {
       phones: PhonePolicy;
       otp: OtpService;
       audit: AuditTrail;
+      passwordAttempts: PasswordAttempts;
       clock: Clock;
       logger: Logger;
     },
@@ -56,7 +58,9 @@ export class AuthService {
    * same bcrypt work, so neither the answer nor its timing tells whether an account exists.
    */
   async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
-    const { users, hasher, phones, otp, audit } = this.deps;
+    const { users, hasher, phones, otp, audit, passwordAttempts } = this.deps;
+    // Before any bcrypt work, and the same query whether or not the account exists.
+    await passwordAttempts.admitLogin(emailKey(rawEmail), client.ip);
     const email = normalizeEmail(rawEmail);
     const user = email === undefined ? null : await users.findByEmail(email);
     const matches = await hasher.matches(rawPassword, user?.passwordHash);

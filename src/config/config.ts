@@ -74,6 +74,8 @@ export interface CorsConfig {
 
 /** Limits across pending tokens: per phone number, per user, per country calling code. */
 export interface AbuseLimits {
+  /** Password checks of one email across every network but those it signed in from. */
+  loginCeilingPerEmail: Window;
   phoneSendsPerHour: number;
   phoneSendsPerDay: number;
   wrongCodesPerUserPerHour: number;
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
       stepUpMaxAgeSeconds: read.int('STEP_UP_MAX_AGE_SECONDS', 600, 1, 86_400),
     },
     abuse: {
+      loginCeilingPerEmail: read.window('RATE_LIMIT_LOGIN_PER_EMAIL_CEILING', '100/86400'),
       phoneSendsPerHour: read.int('OTP_SENDS_PER_PHONE_PER_HOUR', 5, 1, 1000),
       phoneSendsPerDay: read.int('OTP_SENDS_PER_PHONE_PER_DAY', 10, 1, 10_000),
       wrongCodesPerUserPerHour: read.int('OTP_WRONG_CODES_PER_USER_PER_HOUR', 10, 1, 1000),

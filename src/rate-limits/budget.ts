@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RateLimiterRes } from 'rate-limiter-flexible';
+import { ipBucket } from './ip-bucket';
 import type { Limiter } from './limiter-store';
 
 /**
@@ -11,6 +12,11 @@ export function limitKey(...parts: string[]): string {
 }
 
 /** `until`: when the window the point was taken from ends (epoch ms); a give-back after it is void. */
+/** The identity of login's per-email limit: an email (canonical form) from one client network. */
+export function emailAtNetwork(emailCanonical: string, ip: string): string {
+  return `${emailCanonical}\u0000${ipBucket(ip)}`;
+}
+
 export type Taken = { ok: true; until: number } | { ok: false; retryAfterSeconds: number };
 
 /** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */

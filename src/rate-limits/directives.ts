@@ -4,7 +4,7 @@ import type { RateLimitPolicy, Window } from '../config/config';
 import { AppError } from '../errors/app-error';
 import type { GraphQLContext } from '../graphql/context';
 import { emailKey } from '../validation/email';
-import { limitKey } from './budget';
+import { emailAtNetwork, limitKey } from './budget';
 import { ipBucket } from './ip-bucket';
 import type { LimiterStore } from './limiter-store';
 
@@ -18,7 +18,8 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   registerPerIp: (_args, context) => ipBucket(context.ip),
   loginPerIp: (_args, context) => ipBucket(context.ip),
   // Case and spacing variants of one address share a bucket, known account or not.
-  loginPerEmail: (args) => limitKey(emailKey(args.input?.email)),
+  // Per email *and* client network: a stranger holding one account's login off does so only from their own network.
+  loginPerEmail: (args, context) => limitKey(emailAtNetwork(emailKey(args.input?.email), context.ip)),
   requestOtpPerIp: (_args, context) => ipBucket(context.ip),
   verifyOtpPerIp: (_args, context) => ipBucket(context.ip),
   otpStatusPerIp: (_args, context) => ipBucket(context.ip),

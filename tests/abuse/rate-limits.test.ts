@@ -22,16 +22,19 @@ describe('GraphQL rate limits', () => {
 
   const login = (email: string, ip: string) => t.gql(LOGIN, { input: { email, password: 'wrong password' } }, { 'x-forwarded-for': ip });
 
-  it('counts logins per email across letter case and spacing, with retryAfterSeconds', async () => {
+  it('counts logins per email and client network, across letter case and spacing, with retryAfterSeconds', async () => {
     const email = `victim.${Date.now()}@example.com`;
     for (const variant of [email, email.toUpperCase(), `  ${email} `]) {
       expect(codeOf(await login(variant, '203.0.113.1'))).toBe('INVALID_CREDENTIALS');
     }
-    const refused = await login(email, '203.0.113.2'); // another IP: the email's bucket is empty
+    const refused = await login(email, '203.0.113.1');
     expect(codeOf(refused)).toBe('RATE_LIMITED');
     const retry = refused.errors![0].extensions!.retryAfterSeconds;
     expect(retry).toBeGreaterThan(800);
     expect(retry).toBeLessThanOrEqual(900);
+    // Regression: the per-email limit let anyone who knew the email hold the login off everywhere.
+    // Another network has its own bucket.
+    expect(codeOf(await login(email, '203.0.113.2'))).toBe('INVALID_CREDENTIALS');
   });
 
   it('treats unknown and known emails alike (no enumeration through the limiter)', async () => {
@@ -39,7 +42,7 @@ describe('GraphQL rate limits', () => {
     const ghost = `ghost.${Date.now()}@example.com`;
     const answers = [];
     for (const email of [user.email, ghost]) {
-      for (let i = 0; i < 4; i++) answers.push(codeOf(await login(email, `198.51.100.${i + 10}`)));
+      for (let i = 0; i < 4; i++) answers.push(codeOf(await login(email, '198.51.100.10')));
     }
     expect(answers).toEqual([...Array(3).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED', ...Array(3).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED']);
   });
@@ -133,5 +136,24 @@ describe('one canonical form of an email', () => {
     }
     // Three logins of the same address from any spelling: the fourth is refused, whatever its spelling.
     expect(codeOf(await t.gql(LOGIN, { input: { email: email.toUpperCase(), password: user.password } }))).toBe('RATE_LIMITED');
+  });
+});
+
+describe("login's per-email ceiling across networks", () => {
+  const t = useTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '3/900', RATE_LIMIT_LOGIN_PER_EMAIL_CEILING: '5/86400', TRUST_PROXY: 'loopback' });
+  const login = (email: string, password: string, ip: string) => t.gql(LOGIN, { input: { email, password } }, { 'x-forwarded-for': ip });
+
+  it('bounds guessing from many networks, yet spares the networks the user has signed in from', async () => {
+    const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.99' }); // the user's home network
+    const answers = [];
+    for (let i = 0; i < 7; i++) answers.push(codeOf(await login(user.email, 'wrong password', `203.0.113.${100 + i}`)));
+    expect(answers).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED', 'RATE_LIMITED']);
+    // A stranger who spent the ceiling cannot keep the user out of their own network.
+    expect((await login(user.email, user.password, '192.0.2.99')).data?.login.pendingToken).toBeTruthy();
+    // Nor does the ceiling tell known accounts from unknown ones.
+    const ghost = `ghost.${Date.now()}@example.com`;
+    const ghostAnswers = [];
+    for (let i = 0; i < 6; i++) ghostAnswers.push(codeOf(await login(ghost, 'wrong password', `203.0.113.${150 + i}`)));
+    expect(ghostAnswers).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED']);
   });
 });
