@@ -87,7 +87,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     await orm.migrator.up();
 
     // Listening now, answering 503 until ready: the emulator needs our address for its callbacks.
-    const server = createHttpServer();
+    const server = createHttpServer(config.httpTimeouts);
     await listen(server, config.port, config.host);
     stack.push(() => close(server));
     const { port } = server.address() as AddressInfo;

@@ -1,4 +1,5 @@
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import type { HttpTimeouts } from '../http/server';
 import type { PumpingSettings } from '../otp/pumping-guard';
 import type { TestNumbersConfig } from '../phones/test-numbers';
 import { parsePrivateKey, parseVerificationKeys } from '../tokens/signing-key';
@@ -44,6 +45,7 @@ export interface Config {
   /** proxy-addr trust list: whose X-Forwarded-For to believe. Empty: nobody's. */
   trustProxy: string[];
   maxBodyBytes: number;
+  httpTimeouts: HttpTimeouts;
   cors: CorsConfig;
   /** How often each replica tries to delete expired rows (one replica at a time does the work). */
   cleanupIntervalSeconds: number;
@@ -225,6 +227,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     trustProxy: read.list('TRUST_PROXY'),
     maxBodyBytes: read.int('MAX_BODY_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
+    httpTimeouts: {
+      headersMs: read.int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
+      requestMs: read.int('HTTP_REQUEST_TIMEOUT_MS', 15_000, 100, 300_000),
+      idleMs: read.int('HTTP_IDLE_TIMEOUT_MS', 30_000, 100, 600_000),
+    },
     cors: read.cors('CORS_ORIGINS', production),
     cleanupIntervalSeconds: read.int('CLEANUP_INTERVAL_SECONDS', 600, 10, 86_400),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 400, 1, 36_500),

@@ -42,20 +42,41 @@ export const JWKS_MAX_AGE_SECONDS = 300;
  * A server that listens before the service is assembled (the emulator must know where to send
  * its callbacks), answering 503 until `serveHttp` gives it its routes.
  */
-export function createHttpServer(): Server {
-  const server = createServer((_req, res) => sendJson(res, 503, { status: 'starting' }));
-  // A client dribbling its request (slow loris) holds a socket for 15 s at most, not Node's 300 s.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  // Requests Node's parser refuses (oversized headers, malformed HTTP) still get a JSON answer.
+/** How long a connection may take or stall; whatever passes them is closed and its descriptor freed. */
+export interface HttpTimeouts {
+  /** The request's headers must have arrived by then (slow loris). */
+  headersMs: number;
+  /** The whole request (headers and body). */
+  requestMs: number;
+  /** A connection with nothing happening on it (a client that stopped reading, an idle keep-alive). */
+  idleMs: number;
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; reason: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', message: 'The request headers are too large.' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: 'Request Timeout', message: 'The request took too long to arrive.' },
+};
+const MALFORMED = { status: 400, reason: 'Bad Request', message: 'Malformed HTTP request.' };
+
+export function createHttpServer(timeouts: HttpTimeouts): Server {
+  const server = createServer(
+    {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      // Node checks the two above on this beat (30 s by default, which let stalled sockets pile up).
+      connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
+    },
+    (_req, res) => sendJson(res, 503, { status: 'starting' }),
+  );
+  // A socket on which nothing moves (never sends, never reads, half-closed) is destroyed.
+  server.setTimeout(timeouts.idleMs, (socket) => socket.destroy());
+  // Requests Node's parser refuses (oversized headers, malformed HTTP, too slow) still get a JSON answer.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({
-      errors: [{ message: status === 431 ? 'The request headers are too large.' : 'Malformed HTTP request.', extensions: { code: 'BAD_REQUEST' } }],
-    });
+    const { status, reason, message } = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
+    const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
     socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
   return server;
