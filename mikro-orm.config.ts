@@ -26,8 +26,8 @@ export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): 
     forceUtcTimezone: true,
     discovery: { disableDynamicFileAccess: true },
     pool: { min: 0, max: 10 },
-    // Owned by rate-limiter-flexible (see its migration): never diffed into a drop.
-    schemaGenerator: { skipTables: [RATE_LIMIT_TABLE] },
+    // Owned by rate-limiter-flexible, and the callbacks' replay guard (plain SQL): never diffed into a drop.
+    schemaGenerator: { skipTables: [RATE_LIMIT_TABLE, 'seen_callback'] },
     ...overrides,
   });
 }

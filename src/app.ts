@@ -24,6 +24,7 @@ import { ChallengeCompletion } from './otp/challenge-completion';
 import { OtpService } from './otp/otp.service';
 import { PumpingGuard } from './otp/pumping-guard';
 import { OtpProviderEvents } from './otp/otp-provider-events';
+import { SeenCallbacks } from './otp/seen-callbacks';
 import { SendGuard } from './otp/send-guard';
 import { AuthSession } from './sessions/session.entity';
 import { SessionService } from './sessions/session.service';
@@ -193,6 +194,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     const callbacks = createSinchCallbackHandler({
       ...sinch.credentials,
       events: new OtpProviderEvents({ challenges, clock, logger }),
+      replays: new SeenCallbacks(orm.em),
       logger,
       clock: () => clock.now(),
     });

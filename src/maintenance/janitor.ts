@@ -22,6 +22,8 @@ const EXPIRED = [
   { table: 'refresh_token', where: 'used_at is null and expires_at <= ?', params: ({ now }: Bounds) => [now] },
   // Pending sign-ins whose pending token has expired.
   { table: 'otp_challenge', where: 'expires_at <= ?', params: ({ now }: Bounds) => [now] },
+  // Signed callbacks remembered past their timestamp window.
+  { table: 'seen_callback', where: 'expires_at <= ?', params: ({ now }: Bounds) => [now] },
   // Audit events past the retention period.
   { table: 'auth_event', where: 'at <= ?', params: ({ retainedSince }: Bounds) => [retainedSince] },
 ] as const;

@@ -7,6 +7,7 @@ import { Migration20261202010000 } from './Migration20261202010000';
 import { Migration20261202020000 } from './Migration20261202020000';
 import { Migration20261202030000 } from './Migration20261202030000';
 import { Migration20261202040000 } from './Migration20261202040000';
+import { Migration20261202050000 } from './Migration20261202050000';
 
 /** Every migration, oldest first. `npm run migration:create` writes a new file; add it here. */
 export const migrationsList: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202020000', class: Migration20261202020000 },
   { name: 'Migration20261202030000', class: Migration20261202030000 },
   { name: 'Migration20261202040000', class: Migration20261202040000 },
+  { name: 'Migration20261202050000', class: Migration20261202050000 },
 ];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '../logging/logger';
 import type { ProviderEvents, ProviderMethod } from '../otp/otp-provider';
 import { type AuthVerification, type HeaderBag, verifyRequestAuthorization } from './signing';
@@ -30,6 +31,13 @@ export interface SinchCallbackOptions {
   clock?: () => Date;
   /** Default 300. Sinch states no limit; five minutes is the usual replay window for signed requests. */
   maxTimestampSkewSeconds?: number;
+  /** Remembers callbacks already processed, so a byte-identical replay inside the window changes nothing. */
+  replays?: CallbackReplays;
+}
+
+export interface CallbackReplays {
+  /** True the first time `digest` is seen; it is remembered until `until`. */
+  firstTime(digest: string, until: Date): Promise<boolean>;
 }
 
 export type SinchCallbackHandler = (request: CallbackRequest) => Promise<CallbackReply>;
@@ -70,6 +78,15 @@ export function createSinchCallbackHandler(options: SinchCallbackOptions): Sinch
       return { status: 400 };
     }
     const context = { event: event.event, verificationId: event.id, method: event.method };
+    // A request event only asks a question (answered again, the same way); the others change state once.
+    if (event.event !== 'VerificationRequestEvent' && options.replays) {
+      const skew = options.maxTimestampSkewSeconds ?? 300;
+      const until = new Date((options.clock ?? (() => new Date()))().getTime() + 2 * skew * 1000);
+      if (!(await options.replays.firstTime(digestOf(request), until))) {
+        logger.info(context, 'a Sinch callback already processed was received again: ignored');
+        return { status: 200 };
+      }
+    }
     try {
       const reply = await dispatch(event, events);
       logger.debug({ ...context, ...reply.body }, 'Sinch callback handled');
@@ -80,6 +97,15 @@ export function createSinchCallbackHandler(options: SinchCallbackOptions): Sinch
       return { status: 500 };
     }
   };
+}
+
+/** The signature and the exact bytes: two deliveries with one digest are one callback. */
+function digestOf(request: CallbackRequest): string {
+  const header = (name: string) => String(request.headers[name] ?? '');
+  return createHash('sha256')
+    .update(`${header('authorization')}\n${header('x-timestamp')}\n`)
+    .update(request.rawBody)
+    .digest('base64url');
 }
 
 interface SinchEvent {

@@ -145,6 +145,21 @@ describe('Sinch callbacks', () => {
     expect(await snapshotDatabase(t.databaseUrl)).toBe(before);
   });
 
+  // Regression: a byte-identical signed callback replayed within the timestamp window was processed again.
+  it('processes a callback once: a byte-identical replay within the window is answered and ignored', async () => {
+    const { user, pendingToken } = await registered();
+    t.app.emulator!.failDeliveryTo(user.phoneNumber);
+    await t.gql(REQUEST_OTP, { input: { pendingToken } });
+    await t.app.emulator!.settled();
+    const failed = t.app.emulator!.callbacks.find((c) => c.event === 'VerificationSmsDeliveredEvent' && c.rawBody.includes(user.phoneNumber))!;
+    const handled = () => t.logs.filter((line) => line.includes('code reported undelivered')).length;
+    const before = handled();
+    const replay = await fetch(callbackUrl, { method: 'POST', headers: failed.headers, body: failed.rawBody });
+    expect(replay.status).toBe(200);
+    expect(handled()).toBe(before);
+    expect(t.logs.filter((line) => line.includes('already processed was received again'))).toHaveLength(1);
+  });
+
   it('denies a verification that is not a live send of ours (a leaked key cannot pump SMS)', async () => {
     const { user, pendingToken } = await registered();
     await t.gql(REQUEST_OTP, { input: { pendingToken } });

