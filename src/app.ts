@@ -154,6 +154,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       audit,
       sendGuard,
       wrongCodesPerUser,
+      sendInFlightWaitMs: config.sinchTimeoutMs + 1000,
       clock,
       limits: config.limits,
       logger,

@@ -4,6 +4,13 @@ import type { Channel } from '../phones/phone-policy';
 import { ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
 
 /**
+ * A send reserved whose answer is not recorded yet: `recordSent` sets `code_expires_at` to at least
+ * `last_sent_at + ttl`, a reservation moves `last_sent_at` past the previous code's. (A send given
+ * back restores the previous `last_sent_at`.) The one bind parameter is the code's lifetime.
+ */
+const IN_FLIGHT = '(c.last_sent_at is not null and (c.code_expires_at is null or c.code_expires_at < c.last_sent_at + make_interval(secs => ?)))';
+
+/**
  * Every change to a challenge is one conditional UPDATE ... RETURNING: the condition is the
  * invariant, so concurrent requests on one pending token cannot both pass a check (two sends in
  * one cooldown, a sixth code attempt, two upgrades). `null` means the condition did not hold.
@@ -66,16 +73,37 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
 
   /**
    * Until when another user who has proven `e164` has a live code for it (a pending challenge
-   * whose code has not expired), or null. A send to the number now would make Sinch abort it.
+   * whose code has not expired), or a send to it in flight (reserved, not yet answered), or null.
+   * A send to the number now would make Sinch abort it.
    */
-  async ownersLiveCodeUntil(e164: string, requesterId: string, now: Date): Promise<Date | null> {
+  async ownersLiveCodeUntil(e164: string, requesterId: string, now: Date, codeTtlSeconds: number): Promise<Date | null> {
     const [row] = await this.em.execute<Array<{ until: Date | null }>>(
-      `select max(c.code_expires_at) as until from otp_challenge c join app_user u on u.id = c.user_id
+      `select max(greatest(c.code_expires_at, c.last_sent_at + make_interval(secs => ?))) as until
+       from otp_challenge c join app_user u on u.id = c.user_id
        where u.phone_number = ? and u.phone_verified_at is not null and u.id <> ?
-         and c.status = 'pending' and c.code_expires_at > ? and c.expires_at > ? and coalesce(c.phone_number, u.phone_number) = ?`,
-      [e164, requesterId, now, now, e164],
+         and c.status = 'pending' and c.expires_at > ? and coalesce(c.phone_number, u.phone_number) = ?
+         and (c.code_expires_at > ? or ${IN_FLIGHT})`,
+      [codeTtlSeconds, e164, requesterId, now, e164, now, codeTtlSeconds],
     );
     return row?.until ? new Date(row.until) : null;
+  }
+
+  /** Whether another challenge's send to `e164` is in flight (reserved, its answer not yet recorded). */
+  async sendInFlightTo(e164: string, exceptId: string, codeTtlSeconds: number): Promise<boolean> {
+    const rows = await this.em.execute(
+      `select 1 from otp_challenge c join app_user u on u.id = c.user_id
+       where coalesce(c.phone_number, u.phone_number) = ? and c.id <> ? and c.status = 'pending' and ${IN_FLIGHT} limit 1`,
+      [e164, exceptId, codeTtlSeconds],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Holds every send to `e164` off until the caller's transaction ends: the check of who else is
+   * sending there and the reservation of this send happen as one step.
+   */
+  async lockNumber(e164: string): Promise<void> {
+    await this.em.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`send:${e164}`]);
   }
 
   reserveAttempt(id: string, now: Date, maxAttempts: number) {

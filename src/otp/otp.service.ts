@@ -61,6 +61,8 @@ export class OtpService {
       sendGuard: SendGuard;
       /** Wrong codes per user across pending tokens: logging in again does not refill it. */
       wrongCodesPerUser: Budget;
+      /** The longest a provider's start can take (its timeout): how long an owner's send waits for another in flight. */
+      sendInFlightWaitMs: number;
       clock: Clock;
       limits: FlowLimits;
       logger: Logger;
@@ -111,7 +113,6 @@ export class OtpService {
     const phoneNumber = destinationOf(challenge);
     const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
     const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
-    if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
     // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
     const { lastSentAt, sendReference, sendChannel, deliveryFailedAt } = challenge;
     const previous = { lastSentAt, sendReference, sendChannel, deliveryFailedAt };
@@ -119,13 +120,22 @@ export class OtpService {
     // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
     // to a login; the callbacks match the whole reference.
     const reference = `${challenge.id}.${randomBytes(6).toString('hex')}`;
-    const reserved = await challenges.reserveSend(challenge.id, now, {
-      reference,
-      channel,
-      maxSends: limits.maxSendsPerToken,
-      cooldownSeconds: limits.resendCooldownSeconds,
+    // Sinch aborts a number's pending code when a new one starts, so the start that reaches it
+    // last wins. Per number, the check of who else is sending and this reservation are one step:
+    // a stranger is refused while an owner's code is live or in flight, and an owner who finds a
+    // stranger's send in flight waits for it to be answered, so that the owner's start comes last.
+    const reserved = await inTransaction(challenges.getEntityManager(), async () => {
+      await challenges.lockNumber(phoneNumber);
+      if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
+      return challenges.reserveSend(challenge.id, now, {
+        reference,
+        channel,
+        maxSends: limits.maxSendsPerToken,
+        cooldownSeconds: limits.resendCooldownSeconds,
+      });
     });
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
+    if (send.verifiedOwner) await this.waitForOtherSendsTo(phoneNumber, challenge.id);
 
     const release = () => challenges.releaseSend(challenge.id, reference, previous);
     const receipt = await sendGuard.take(send).catch(async (error: unknown) => {
@@ -173,12 +183,25 @@ export class OtpService {
    * number's verified owner is about to type: it waits until that code has expired.
    */
   private async refuseWhileOwnersCodeIsLive(e164: string, requesterId: string, now: Date): Promise<void> {
-    const until = await this.deps.challenges.ownersLiveCodeUntil(e164, requesterId, now);
+    const until = await this.deps.challenges.ownersLiveCodeUntil(e164, requesterId, now, this.deps.limits.codeTtlSeconds);
     if (until) {
       throw new AppError('RATE_LIMITED', {
         message: 'A code was just sent to this number. Try again later.',
         extensions: { retryAfterSeconds: secondsUntil(until, now) },
       });
+    }
+  }
+
+  /**
+   * Real time, on purpose: a send in flight ends when the provider answers (at most its timeout).
+   * Past that bound the owner's send goes ahead anyway: a start whose fate is unknown must not
+   * hold the number's owner off.
+   */
+  private async waitForOtherSendsTo(e164: string, challengeId: string): Promise<void> {
+    const { challenges, limits, sendInFlightWaitMs } = this.deps;
+    const deadline = Date.now() + sendInFlightWaitMs;
+    while ((await challenges.sendInFlightTo(e164, challengeId, limits.codeTtlSeconds)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 

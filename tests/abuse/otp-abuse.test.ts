@@ -120,6 +120,20 @@ describe("a number's verified owners", () => {
     expect((await t.gql(REQUEST_OTP, { input: { pendingToken: stranger } })).errors).toBeUndefined();
   });
 
+  // Regression (attack review): a stranger's send racing the owner's reached Sinch last and aborted the owner's code.
+  it("keep their code when strangers' sends race theirs", async () => {
+    for (let trial = 0; trial < 3; trial++) {
+      const phoneNumber = `+3361234563${trial}`;
+      const { user: owner } = await t.signUp({ phoneNumber });
+      const pendingToken = await loginPending(t.gql, owner);
+      const strangers = [];
+      for (let i = 0; i < 2; i++) strangers.push((await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } })).data!.register.pendingToken);
+      const [mine] = await Promise.all([pendingToken, ...strangers].map((token) => t.gql(REQUEST_OTP, { input: { pendingToken: token } })));
+      expect(mine.errors).toBeUndefined();
+      expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(phoneNumber) } })).errors).toBeUndefined();
+    }
+  });
+
   // Regression: each account that had verified the number had an owner budget of its own, multiplying the sends to it.
   it('share one budget, however many accounts have proven the number', async () => {
     const phoneNumber = '+33612345621';
