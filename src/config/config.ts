@@ -1,11 +1,11 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import { type Env, EnvReader } from './env-reader';
-
-export { ConfigError } from './env-reader';
 import type { HttpTimeouts } from '../http/server';
 import type { PumpingSettings } from '../otp/pumping-guard';
 import type { TestNumbersConfig } from '../phones/test-numbers';
 import { parsePrivateKey, parseVerificationKeys } from '../tokens/signing-key';
+
+export { ConfigError } from './env-reader';
 
 /**
  * Every setting the service reads, validated once at start-up. A malformed variable, or one that
