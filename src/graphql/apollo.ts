@@ -6,7 +6,7 @@ import type { GraphQLLimits } from '../config/config';
 import { isAppError } from '../errors/app-error';
 import { maskLiterals } from '../logging/logger';
 import type { GraphQLContext } from './context';
-import { formatError, REQUEST_ERROR_CODES } from './format-error';
+import { contractErrorOf, formatError, REQUEST_ERROR_CODES } from './format-error';
 import { sandboxWithOfflineFallback } from './landing-page';
 
 export function createApollo(
@@ -61,7 +61,7 @@ const errorLogging: ApolloServerPlugin<GraphQLContext> = {
     return {
       async didEncounterErrors({ contextValue, errors, operationName }) {
         for (const error of errors) {
-          const original = error.originalError ?? error;
+          const original = contractErrorOf(error.originalError ?? error);
           if (isAppError(original)) {
             const level = original.code === 'INTERNAL_SERVER_ERROR' || original.code === 'PROVIDER_UNAVAILABLE' ? 'warn' : 'debug';
             contextValue.logger[level]({ errorCode: original.code, operationName, cause: describe(original.cause) }, 'request refused');

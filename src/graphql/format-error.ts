@@ -1,6 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
-import { ERROR_MESSAGES, isAppError } from '../errors/app-error';
+import { ForeignKeyConstraintViolationException, NotFoundError } from '@mikro-orm/postgresql';
+import { AppError, ERROR_MESSAGES, isAppError } from '../errors/app-error';
 
 /**
  * Apollo's own request-level codes: the query could not be parsed or validated, or a variable
@@ -22,7 +23,7 @@ export const REQUEST_ERROR_CODES = new Set([
  * (the logging plugin has recorded the cause). No stack trace ever leaves.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, options: { production: boolean }): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+  const original = contractErrorOf(unwrapResolverError(error));
   const base = { locations: formatted.locations, path: formatted.path };
   if (isAppError(original)) {
     return { ...base, message: original.message, extensions: { ...original.extensions, code: original.code } };
@@ -35,6 +36,19 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
     return { ...base, message, extensions: { code } };
   }
   return { path: formatted.path, message: ERROR_MESSAGES.INTERNAL_SERVER_ERROR, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/**
+ * The contract's answer for an error: an AppError as it is, and a row that a request relied on but
+ * another request deleted meanwhile (the account deleted while a code is verified, a pending
+ * change replaced) as UNAUTHENTICATED: what it pointed at is gone, which for the client is an ended
+ * session or a dead token, not a server error. Anything else is returned as it is.
+ */
+export function contractErrorOf(error: unknown): unknown {
+  if (error instanceof ForeignKeyConstraintViolationException || error instanceof NotFoundError) {
+    return new AppError('UNAUTHENTICATED', { cause: error });
+  }
+  return error;
 }
 
 /** An error raised inside a resolver is ours, whatever code a library put on it. */

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
-import { ForeignKeyConstraintViolationException, NotFoundError } from '@mikro-orm/postgresql';
-import { type AuthChecker, type BuildSchemaOptions, buildSchema, type MiddlewareFn } from 'type-graphql';
+import { type AuthChecker, type BuildSchemaOptions, buildSchema } from 'type-graphql';
 import type { RateLimitPolicy, Window } from '../config/config';
 import { applyRateLimits, rateLimitDirectiveDefinitions } from '../rate-limits/directives';
 import type { LimiterStore } from '../rate-limits/limiter-store';
@@ -31,27 +30,10 @@ export interface SchemaServices {
 
 export const RESOLVERS = [AuthResolver, OtpResolver, SessionResolver, AccountResolver, AuditResolver, UserResolver] as const;
 
-/**
- * A row a request relied on was deleted meanwhile by another request (the account deleted while
- * a code is verified, a pending change replaced): what it pointed at is gone, which for the
- * client is an ended session or a dead token, not a server error.
- */
-const vanishedRowsAreUnauthenticated: MiddlewareFn<GraphQLContext> = async (_action, next) => {
-  try {
-    return await next();
-  } catch (error) {
-    if (error instanceof ForeignKeyConstraintViolationException || error instanceof NotFoundError) {
-      throw new AppError('UNAUTHENTICATED', { cause: error });
-    }
-    throw error;
-  }
-};
-
 /** What the schema is made of, with or without services behind it (see print-schema.ts). */
 export function schemaOptions(policies: Record<RateLimitPolicy, Window>) {
   return {
     resolvers: RESOLVERS,
-    globalMiddlewares: [vanishedRowsAreUnauthenticated],
     directives: rateLimitDirectiveDefinitions(policies),
     // Inputs are validated by the services, which know which code each failure deserves.
     validate: false,
