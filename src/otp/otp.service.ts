@@ -6,7 +6,7 @@ import { AppError, badInput, isAppError } from '../errors/app-error';
 import { isLive } from '../sessions/session.repository';
 import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
-import { addSeconds, earliest, latest, secondsUntil, type Clock } from '../time/clock';
+import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
 import type { TokenService } from '../tokens/token-service';
 import type { User } from '../users/user.entity';
 import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } from './otp-challenge.entity';
@@ -80,7 +80,7 @@ export class OtpService {
   ): Promise<PendingAuthResult> {
     const { challenges, tokens, clock, limits } = this.deps;
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
-    const now = new Date(Math.floor(clock.now().getTime() / 1000) * 1000);
+    const now = wholeSeconds(clock.now());
     const challenge = challenges.create({
       user,
       channels,

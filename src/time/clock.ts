@@ -21,3 +21,8 @@ export function earliest(a: Date, b: Date): Date {
 export function latest(a: Date, b: Date): Date {
   return a >= b ? a : b;
 }
+
+/** JWT times are whole seconds: truncating keeps an advertised expiry equal to a token's `exp`. */
+export function wholeSeconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { AppError } from '../errors/app-error';
-import { addSeconds, earliest, type Clock } from '../time/clock';
+import { addSeconds, earliest, type Clock, wholeSeconds } from '../time/clock';
 import { isUuid } from '../validation/text';
 import type { SigningKey, VerificationKey } from './signing-key';
 
@@ -143,9 +143,4 @@ export class TokenService {
     if (!key || key.alg !== header.alg) throw new joseErrors.JWKSNoMatchingKey();
     return key.publicKey;
   }
-}
-
-/** JWT times are whole seconds; truncating keeps an advertised `expiresAt` equal to the token's `exp`. */
-function wholeSeconds(date: Date): Date {
-  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
