@@ -5,7 +5,7 @@ import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
 import { ipBucket } from '../rate-limits/ip-bucket';
 import type { Clock } from '../time/clock';
-import { firstCharacters, isUuid } from '../validation/text';
+import { isUuid } from '../validation/text';
 import { AuthEvent, type AuthEventType } from './auth-event.entity';
 
 export interface AuditEntry {
@@ -43,7 +43,7 @@ export class AuditTrail {
       at: clock.now(),
       ip_address: entry.client?.ip ?? null,
       ip_network: entry.client ? ipBucket(entry.client.ip) : null,
-      user_agent: entry.client?.userAgent ? firstCharacters(entry.client.userAgent, 256) : null,
+      user_agent: entry.client?.userAgent ?? null,
       session_id: entry.sessionId ?? null,
       detail: entry.detail ?? null,
     };

@@ -2,6 +2,9 @@
 export interface ClientInfo {
   /** The client's address: the socket's, or X-Forwarded-For's when the peer is a trusted proxy. */
   ip: string;
-  /** Control characters removed; services keep at most the first 256 characters. */
+  /** Control characters removed, at most the first USER_AGENT_LENGTH characters (contract). */
   userAgent?: string;
 }
+
+/** At most this many characters of a User-Agent are kept, on sessions and in the audit trail alike. */
+export const USER_AGENT_LENGTH = 256;

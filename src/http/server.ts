@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { logContext } from '../logging/logger';
 import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
-import { headerText } from '../validation/text';
+import { firstCharacters, headerText } from '../validation/text';
+import { USER_AGENT_LENGTH } from './client-info';
 import type { CorsPolicy } from './cors';
 import type { OfflineIde } from './ide';
 import { canonicalAddress } from '../rate-limits/ip-bucket';
@@ -166,7 +167,7 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
           requestId,
           logger: deps.logger,
           ip,
-          client: { ip, userAgent: headerText(req.headers['user-agent']) },
+          client: { ip, userAgent: userAgentOf(req) },
           authorization: req.headers.authorization,
         };
       },
@@ -189,6 +190,11 @@ async function serveCallback(deps: HttpDependencies, req: IncomingMessage, res: 
     return void res.end();
   }
   sendJson(res, answer.status, answer.body);
+}
+
+function userAgentOf(req: IncomingMessage): string | undefined {
+  const text = headerText(req.headers['user-agent']);
+  return text === undefined ? undefined : firstCharacters(text, USER_AGENT_LENGTH);
 }
 
 interface RequestTarget {

@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import type { SessionLimits } from '../config/config';
 import { AppError } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
-import { addSeconds, earliest, latest, type Clock } from '../time/clock';
+import { addSeconds, earliest, latest, type Clock, wholeSeconds } from '../time/clock';
 import type { AccessClaims, TokenService } from '../tokens/token-service';
 import { User } from '../users/user.entity';
-import { firstCharacters, isUuid } from '../validation/text';
+import { isUuid } from '../validation/text';
 import { RefreshToken } from './refresh-token.entity';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken } from './refresh-token';
 import { AuthSession } from './session.entity';
@@ -29,9 +29,6 @@ export interface SessionGrant {
 export interface Viewer extends AccessClaims {
   user: User;
 }
-
-/** At most this many characters of a User-Agent are kept (contract). */
-const USER_AGENT_LENGTH = 256;
 
 /**
  * Sessions and their refresh-token chains. A session begins at a sign-in, is renewed by rotating
@@ -68,7 +65,7 @@ export class SessionService {
       idleExpiresAt: now,
       authenticatedAt: now,
       amr,
-      userAgent: client.userAgent ? firstCharacters(client.userAgent, USER_AGENT_LENGTH) : null,
+      userAgent: client.userAgent ?? null,
       ipAddress: client.ip,
     });
     const refresh = this.chain(session, null, now, client);
@@ -241,6 +238,5 @@ export class SessionService {
  * that is expired on arrival.
  */
 function canMintTokens(session: AuthSession, now: Date): boolean {
-  const end = Math.min(session.expiresAt.getTime(), session.idleExpiresAt.getTime());
-  return Math.floor(end / 1000) * 1000 > now.getTime();
+  return wholeSeconds(earliest(session.expiresAt, session.idleExpiresAt)) > now;
 }
