@@ -270,9 +270,11 @@ async function connectLimiterStore(config: Config, orm: MikroORM, logger: Logger
     redis.on('error', (err) => logger.debug({ err }, 'Redis connection error'));
     await redis.connect();
   }
+  const limiters = new LimiterStore(config.rateLimits, { knex: orm.em.getKnex(), redis, logger });
   return {
-    store: new LimiterStore(config.rateLimits, { knex: orm.em.getKnex(), redis, logger }),
+    store: limiters,
     close: async () => {
+      await limiters.close();
       await redis?.quit();
     },
   };

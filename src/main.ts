@@ -1,5 +1,5 @@
 import { type Config, ConfigError, loadConfig } from './config/config';
-import { createLogger } from './logging/logger';
+import { createLogger, flushLogs } from './logging/logger';
 import { type RunningApp, startApp } from './app';
 
 /** `npm start`: validate the config, start everything, stop everything on SIGINT/SIGTERM. */
@@ -20,11 +20,17 @@ async function main(): Promise<void> {
   // (an embedded PostgreSQL must not be orphaned).
   let stopRequested = false;
   let stop: (() => Promise<void>) | undefined;
+  // Log lines are written asynchronously: all of them out before the process ends.
   const exit = (stopping: Promise<void>) =>
-    stopping.then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    stopping
+      .then(
+        () => 0,
+        () => 1,
+      )
+      .then(async (code) => {
+        await flushLogs(logger);
+        process.exit(code);
+      });
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopRequested) return;
     stopRequested = true;
@@ -40,6 +46,7 @@ async function main(): Promise<void> {
   } catch (error) {
     logger.debug({ err: error }, 'start-up failed');
     logger.fatal(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+    await flushLogs(logger);
     process.exit(1);
   }
   stop = app.stop;

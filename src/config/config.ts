@@ -114,6 +114,8 @@ export interface RateLimitConfig {
   store: 'postgres' | 'redis' | 'memory';
   redisUrl?: string;
   policies: Record<RateLimitPolicy, Window>;
+  /** How often counts of the hot read paths, held in each process, are added to the PostgreSQL store. */
+  syncMs: number;
 }
 
 export interface GraphQLLimits {
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env): Config {
       policies: Object.fromEntries(
         Object.entries(RATE_LIMIT_POLICIES).map(([policy, { variable, fallback }]) => [policy, read.window(variable, fallback)]),
       ) as Record<RateLimitPolicy, Window>,
+      syncMs: read.int('RATE_LIMIT_SYNC_MS', 1000, 100, 10_000),
     },
     graphql: {
       maxDepth: read.int('GRAPHQL_MAX_DEPTH', 6, 2, 50),

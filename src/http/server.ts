@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
-import { logContext } from '../logging/logger';
+import { accessLog, logContext } from '../logging/logger';
 import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
 import { firstCharacters, headerText } from '../validation/text';
@@ -86,20 +86,21 @@ export function createHttpServer(timeouts: HttpTimeouts): Server {
 /** Node's http with the service's routes; Apollo 5 has no plain-http integration of its own. */
 export function serveHttp(server: Server, deps: HttpDependencies): void {
   server.removeAllListeners('request');
+  const requests = accessLog(deps.logger);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    logContext.run({ requestId }, () => serve(deps, req, res, requestId));
+    logContext.run({ requestId }, () => serve(deps, requests, req, res, requestId));
   });
 }
 
-function serve(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+function serve(deps: HttpDependencies, requests: Logger, req: IncomingMessage, res: ServerResponse, requestId: string): void {
   const { logger } = deps;
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   res.setHeader('x-request-id', requestId);
   res.on('finish', () => {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    logger.info({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms) }, 'request');
+    const ms = Math.round(performance.now() - started);
+    requests.info({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms }, 'request');
   });
   route(deps, req, res, requestId).catch((error: unknown) => {
     // A client that hangs up mid-request is not our error.

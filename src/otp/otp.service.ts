@@ -8,7 +8,7 @@ import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
 import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
 import type { TokenService } from '../tokens/token-service';
-import type { User } from '../users/user.entity';
+import { User, type UserRecord } from '../users/user.entity';
 import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { CHANNEL_METHOD } from './otp-channels';
@@ -74,7 +74,7 @@ export class OtpService {
    * or for a signed-in session (step-up; phone change, whose codes go to `phoneNumber`).
    */
   async open(
-    user: User,
+    user: UserRecord,
     channels: Channel[],
     purpose: { kind: ChallengePurpose; sessionId?: string; phoneNumber?: string } = { kind: ChallengePurpose.SignIn },
   ): Promise<PendingAuthResult> {
@@ -82,7 +82,8 @@ export class OtpService {
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
     const challenge = challenges.create({
-      user,
+      // A reference: the user may be plain data (a bearer request's viewer), not a managed entity.
+      user: challenges.getEntityManager().getReference(User, user.id),
       channels,
       purpose: purpose.kind,
       session: purpose.sessionId ?? null,
@@ -97,7 +98,7 @@ export class OtpService {
       expiresAt: challenge.expiresAt,
       purpose: purpose.kind,
     });
-    return { pendingToken, expiresAt: challenge.expiresAt, phoneNumberHint: maskPhone(destinationOf(challenge)), channels };
+    return { pendingToken, expiresAt: challenge.expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
   }
 
   /** `locale` (BCP 47, optional) asks the provider for the SMS language. */

@@ -30,13 +30,19 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   accountChangesPerIp: (_args, context) => ipBucket(context.ip),
 };
 
+/**
+ * Read paths a client may poll, where a counter write per request would cost more than the
+ * request: counted in each process and synced to the PostgreSQL store (see SyncedLimiter).
+ */
+const SYNCED_POLICIES: ReadonlySet<RateLimitPolicy> = new Set(['mePerIp', 'sessionsPerIp', 'otpStatusPerIp']);
+
 function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore) {
   return rateLimitDirective({
     name: policy,
     defaultLimit: String(window.limit),
     defaultDuration: String(window.durationSeconds),
     keyGenerator: (_directiveArgs, _source, args, context: GraphQLContext) => COUNT_BY[policy](args, context),
-    limiterClass: store?.limiterClass() as never,
+    limiterClass: store?.limiterClass(SYNCED_POLICIES.has(policy) ? 'synced' : 'shared') as never,
     onLimit: (response) => {
       throw new AppError('RATE_LIMITED', { extensions: { retryAfterSeconds: Math.max(1, Math.ceil(response.msBeforeNext / 1000)) } });
     },

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config/config';
+import { SyncedLimiter } from './synced-limiter';
 
 /** The table the PostgreSQL store writes to; created by a migration, skipped by the ORM's schema diff. */
 export const RATE_LIMIT_TABLE = 'rate_limit';
@@ -38,11 +39,39 @@ export interface LimiterStoreDependencies {
  */
 export class LimiterStore {
   private lastWarning = 0;
+  private readonly synced: SyncedLimiter[] = [];
+  private syncTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: RateLimitConfig,
     private readonly deps: LimiterStoreDependencies,
   ) {}
+
+  /**
+   * A limiter counted in this process and synced to the shared store every `syncMs` (see
+   * SyncedLimiter), for hot read paths. Only in front of PostgreSQL, where each count is a write
+   * transaction; Redis and memory counters are cheap enough to count each request where they are.
+   */
+  createSynced(options: LimiterOptions): Limiter {
+    const shared = this.create(options);
+    if (this.config.store !== 'postgres') return shared;
+    const limiter = new SyncedLimiter(shared, options);
+    this.synced.push(limiter);
+    this.syncTimer ??= setInterval(() => void this.syncAll(), this.config.syncMs).unref();
+    return limiter;
+  }
+
+  /** Adds every process-held count to the shared store (on the timer, and once more at shutdown). */
+  async syncAll(): Promise<void> {
+    await Promise.all(this.synced.map((limiter) => limiter.sync())).catch((error: unknown) =>
+      this.deps.logger.warn({ err: error }, 'rate-limit counters could not be synced; retrying at the next sync'),
+    );
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.syncTimer);
+    await this.syncAll();
+  }
 
   create(options: LimiterOptions): Limiter {
     const memory = new RateLimiterMemory(options);
@@ -76,10 +105,10 @@ export class LimiterStore {
   }
 
   /** For graphql-rate-limit-directive, which instantiates its limiters itself. */
-  limiterClass(): new (options: LimiterOptions) => Limiter {
+  limiterClass(kind: 'shared' | 'synced' = 'shared'): new (options: LimiterOptions) => Limiter {
     const store = this;
     return function StoreLimiter(options: LimiterOptions) {
-      return store.create(options);
+      return kind === 'synced' ? store.createSynced(options) : store.create(options);
     } as unknown as new (
       options: LimiterOptions,
     ) => Limiter;

@@ -8,7 +8,7 @@ import { AppError } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
 import { addSeconds, earliest, latest, type Clock, wholeSeconds } from '../time/clock';
 import type { AccessClaims, TokenService } from '../tokens/token-service';
-import { User } from '../users/user.entity';
+import { User, type UserRecord } from '../users/user.entity';
 import { isUuid } from '../validation/text';
 import { RefreshToken } from './refresh-token.entity';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken } from './refresh-token';
@@ -27,7 +27,8 @@ export interface SessionGrant {
 
 /** A bearer request's caller: the token's claims, and the user, read with the session check. */
 export interface Viewer extends AccessClaims {
-  user: User;
+  /** Plain data, not a managed entity (read without the ORM on every bearer request). */
+  user: UserRecord;
 }
 
 /**

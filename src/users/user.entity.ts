@@ -35,3 +35,9 @@ export class User {
   @Property({ type: 'datetime' })
   updatedAt!: Date;
 }
+
+/** A user's row as plain data, read without the ORM where each request reads it (see queryPrepared). */
+export type UserRecord = Pick<
+  User,
+  'id' | 'email' | 'emailCanonical' | 'phoneNumber' | 'passwordHash' | 'phoneVerifiedAt' | 'createdAt' | 'updatedAt'
+>;

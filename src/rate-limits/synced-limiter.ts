@@ -1,0 +1,111 @@
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Limiter, LimiterOptions } from './limiter-store';
+
+interface Entry {
+  /** The shared counter's value at the last sync (every process's points). */
+  shared: number;
+  /** Points this process admitted since, not yet added to the shared counter. */
+  pending: number;
+  /** When the window ends (epoch ms): the store's word after a sync, this process's guess before. */
+  windowEndsAt: number;
+}
+
+/**
+ * A limiter for hot read paths (`me`, `sessions`, `otpStatus`), where a database write per
+ * request would cost more than the request itself: this process decides alone, from what the
+ * shared store said at the last sync plus what it has admitted since, and every `syncMs` adds its
+ * new points to the shared counter in one write per active key and reads the total back.
+ *
+ * Guarantees: one process enforces the limit exactly (the same answer as counting in the store);
+ * several processes see each other's points within one sync, so a client that spreads a burst
+ * over N processes inside one sync interval can pass at most N × the limit, and is refused
+ * everywhere from the next sync until the window ends. Memory: one small entry per key seen in a
+ * live window; entries are dropped once their window has ended and they are synced.
+ */
+export class SyncedLimiter implements Limiter {
+  private readonly entries = new Map<string, Entry>();
+  private syncing: Promise<void> | undefined;
+
+  constructor(
+    private readonly shared: Limiter,
+    private readonly options: LimiterOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async consume(key: string, points = 1): Promise<RateLimiterRes> {
+    const now = this.now();
+    let entry = this.entries.get(key);
+    if (!entry || now >= entry.windowEndsAt) {
+      entry = { shared: 0, pending: entry?.pending ?? 0, windowEndsAt: now + this.options.duration * 1000 };
+      this.entries.set(key, entry);
+    }
+    const consumed = entry.shared + entry.pending + points;
+    const remaining = Math.max(0, this.options.points - consumed);
+    const result = new RateLimiterRes(remaining, entry.windowEndsAt - now, consumed, false);
+    if (consumed > this.options.points) throw result;
+    entry.pending += points;
+    return result;
+  }
+
+  async reward(key: string, points = 1): Promise<RateLimiterRes> {
+    const entry = this.entries.get(key);
+    if (entry) entry.pending -= points;
+    return new RateLimiterRes(0, 0, entry ? entry.shared + entry.pending : 0, false);
+  }
+
+  async get(key: string): Promise<RateLimiterRes | null> {
+    const entry = this.entries.get(key);
+    if (!entry || this.now() >= entry.windowEndsAt) return this.shared.get(key);
+    const consumed = entry.shared + entry.pending;
+    return new RateLimiterRes(Math.max(0, this.options.points - consumed), entry.windowEndsAt - this.now(), consumed, false);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.entries.delete(key);
+    return this.shared.delete(key);
+  }
+
+  /**
+   * Adds what this process admitted to the shared counters and learns the totals. One sync at a
+   * time; a call during a sync waits for it.
+   */
+  sync(): Promise<void> {
+    this.syncing ??= this.syncNow().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  /** Keys held (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private async syncNow(): Promise<void> {
+    const work: Array<Promise<void>> = [];
+    for (const [key, entry] of this.entries) {
+      if (entry.pending === 0) {
+        if (this.now() >= entry.windowEndsAt) this.entries.delete(key);
+        continue;
+      }
+      const points = entry.pending;
+      work.push(
+        this.shared.consume(key, points).then(
+          (total) => this.learn(entry, points, total),
+          (refused: unknown) => {
+            // Over the limit in the shared store: still a total to learn, not a failure.
+            if (refused instanceof RateLimiterRes) return this.learn(entry, points, refused);
+            throw refused;
+          },
+        ),
+      );
+    }
+    await Promise.all(work);
+  }
+
+  private learn(entry: Entry, points: number, total: RateLimiterRes): void {
+    entry.pending -= points;
+    entry.shared = total.consumedPoints;
+    entry.windowEndsAt = this.now() + total.msBeforeNext;
+  }
+}
