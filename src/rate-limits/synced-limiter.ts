@@ -16,11 +16,11 @@ interface Entry {
  * shared store said at the last sync plus what it has admitted since, and every `syncMs` adds its
  * new points to the shared counter in one write per active key and reads the total back.
  *
- * Guarantees: one process enforces the limit exactly (the same answer as counting in the store);
- * several processes see each other's points within one sync, so a client that spreads a burst
- * over N processes inside one sync interval can pass at most N × the limit, and is refused
- * everywhere from the next sync until the window ends. Memory: one small entry per key seen in a
- * live window; entries are dropped once their window has ended and they are synced.
+ * Guarantees: one process enforces the limit exactly (the same answers as counting in the store).
+ * Processes learn each other's points when they sync their own, so a client that spreads its
+ * requests over N processes can pass at most N × the limit in one window, and no more than the
+ * limit once each process has synced after the others. Memory: one small entry per key seen in a
+ * live window; entries are dropped once their window has ended and their points are synced.
  */
 export class SyncedLimiter implements Limiter {
   private readonly entries = new Map<string, Entry>();
