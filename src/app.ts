@@ -129,14 +129,18 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       );
     }
     const phones = new PhonePolicy(config.phones, testNumbers);
+    // Statistics, not caps: a second's lag between processes does not matter (see SyncedLimiter).
     const counter = (keyPrefix: string) =>
-      limiterStore.store.create({ keyPrefix, points: Number.MAX_SAFE_INTEGER, duration: config.pumping.windowSeconds });
+      limiterStore.store.createSynced({ keyPrefix, points: Number.MAX_SAFE_INTEGER, duration: config.pumping.windowSeconds });
     const pumping = new PumpingGuard({ sends: counter('pumpingSends'), conversions: counter('pumpingConversions') }, config.pumping, logger);
     const sendGuard = new SendGuard(
       {
         phonePerHour: budget('sendsPerPhoneHour', abuse.phoneSendsPerHour, 3600),
         phonePerDay: budget('sendsPerPhoneDay', abuse.phoneSendsPerDay, 86_400),
-        countryPerHour: budget('sendsPerCountryHour', abuse.countrySendsPerHour, 3600),
+        // A ceiling for pumping waves, held in process like the statistics; caps per number stay exact in the store.
+        countryPerHour: new Budget(
+          limiterStore.store.createSynced({ keyPrefix: 'sendsPerCountryHour', points: abuse.countrySendsPerHour, duration: 3600 }),
+        ),
       },
       pumping,
       logger,

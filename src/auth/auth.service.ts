@@ -42,9 +42,9 @@ export class AuthService {
     const password = normalizePassword(input.password);
     checkNewPassword(password);
     const phone = phones.accept(input.phoneNumber, input.country);
-    if (await users.findByEmail(email)) throw new AppError('EMAIL_ALREADY_REGISTERED');
-
     const passwordHash = await hasher.hash(password);
+    // A taken email fails at the unique index (EMAIL_ALREADY_REGISTERED): no read before the
+    // insert, whose transaction then holds everything the sign-up writes.
     return inTransaction(users.getEntityManager(), async () => {
       const user = await users.add({ email, phoneNumber: phone.e164, passwordHash, createdAt: clock.now() });
       await audit.record({ type: AuthEventType.REGISTERED, userId: user.id, client });

@@ -7,7 +7,7 @@ import { isLive } from '../sessions/session.repository';
 import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
 import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
-import type { TokenService } from '../tokens/token-service';
+import type { PendingClaims, TokenService } from '../tokens/token-service';
 import { User, type UserRecord } from '../users/user.entity';
 import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
@@ -105,35 +105,15 @@ export class OtpService {
   async request(pendingToken: string, channel: Channel, client: ClientInfo, locale?: string | null): Promise<DispatchResult> {
     const { challenges, provider, sendGuard, audit, clock, limits, logger } = this.deps;
     const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
-    const challenge = await this.liveChallenge(pendingToken);
-    if (!challenge.channels.includes(channel)) {
-      throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
-    }
+    const claims = await this.deps.tokens.verifyPending(pendingToken);
     const now = clock.now();
-    // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
-    const phoneNumber = destinationOf(challenge);
-    const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
-    const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
-    // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
-    const { lastSentAt, sendReference, sendChannel, deliveryFailedAt } = challenge;
-    const previous = { lastSentAt, sendReference, sendChannel, deliveryFailedAt };
-    // Sinch requires a reference unique per start. Random, not the send count: a send that timed
-    // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
-    // to a login; the callbacks match the whole reference.
-    const reference = `${challenge.id}.${randomBytes(6).toString('hex')}`;
-    // Sinch aborts a number's pending code when a new one starts, so the start that reaches it
-    // last wins. Per number, the check of who else is sending and this reservation are one step:
-    // a stranger is refused while an owner's code is live or in flight, and an owner who finds a
-    // stranger's send in flight waits for it to be answered, so that the owner's start comes last.
-    const reserved = await inTransaction(challenges.getEntityManager(), async () => {
-      await challenges.lockNumber(phoneNumber);
-      if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
-      return challenges.reserveSend(challenge.id, now, {
-        reference,
-        channel,
-        maxSends: limits.maxSendsPerToken,
-        cooldownSeconds: limits.resendCooldownSeconds,
-      });
+    // The challenge is read, checked and its send reserved in one transaction.
+    const { challenge, reserved, previous, reference, phoneNumber, send } = await this.inTransaction(async () => {
+      const challenge = await this.loadLive(claims);
+      if (!challenge.channels.includes(channel)) {
+        throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
+      }
+      return { challenge, ...(await this.reserveSend(challenge, channel, now)) };
     });
     if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
     if (send.verifiedOwner) await this.waitForOtherSendsTo(phoneNumber, challenge.id);
@@ -165,18 +145,52 @@ export class OtpService {
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
-    // Recorded only if this send is still the challenge's latest: a newer one in flight keeps its own.
-    const sent = (await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt })) ?? (await this.reload(challenge));
-    logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: sent.sendCount }, 'code sent');
-    await sendGuard.sent(send);
-    await audit.record({
-      type: AuthEventType.OTP_SENT,
-      userId: challenge.user.id,
-      sessionId: challenge.session?.id,
-      client,
-      detail: `${channel} to ${maskPhone(phoneNumber)}`,
+    // The send and its audit event in one transaction. Recorded only if this send is still the
+    // challenge's latest: a newer one in flight keeps its own.
+    const sent = await this.inTransaction(async () => {
+      const latest = await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt });
+      await audit.record({
+        type: AuthEventType.OTP_SENT,
+        userId: challenge.user.id,
+        sessionId: challenge.session?.id,
+        client,
+        detail: `${channel} to ${maskPhone(phoneNumber)}`,
+      });
+      return latest;
     });
-    return { channel, expiresAt: earliest(codeExpiresAt, sent.expiresAt), locale: usedLocale, ...this.resendState(sent, now) };
+    const latestSend = sent ?? (await this.reload(challenge));
+    logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
+    await sendGuard.sent(send);
+    return { channel, expiresAt: earliest(codeExpiresAt, latestSend.expiresAt), locale: usedLocale, ...this.resendState(latestSend, now) };
+  }
+
+  /** In the caller's transaction: a send of `challenge` reserved, or null (cooldown, no sends left). */
+  private async reserveSend(challenge: OtpChallenge, channel: Channel, now: Date) {
+    const { challenges, limits } = this.deps;
+    // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
+    const phoneNumber = destinationOf(challenge);
+    const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
+    const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
+    // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
+    const { lastSentAt, sendReference, sendChannel, deliveryFailedAt } = challenge;
+    const previous = { lastSentAt, sendReference, sendChannel, deliveryFailedAt };
+    // Sinch requires a reference unique per start. Random, not the send count: a send that timed
+    // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
+    // to a login; the callbacks match the whole reference.
+    const reference = `${challenge.id}.${randomBytes(6).toString('hex')}`;
+    // Sinch aborts a number's pending code when a new one starts, so the start that reaches it
+    // last wins. Per number, the check of who else is sending and this reservation are one step:
+    // a stranger is refused while an owner's code is live or in flight, and an owner who finds a
+    // stranger's send in flight waits for it to be answered, so that the owner's start comes last.
+    await challenges.lockNumber(phoneNumber);
+    if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
+    const reserved = await challenges.reserveSend(challenge.id, now, {
+      reference,
+      channel,
+      maxSends: limits.maxSendsPerToken,
+      cooldownSeconds: limits.resendCooldownSeconds,
+    });
+    return { reserved, previous, reference, phoneNumber, send };
   }
 
   /**
@@ -230,12 +244,18 @@ export class OtpService {
   /** The right code completes the challenge: a new session, a step-up, or a new number. */
   async verify(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
     const { provider, clock } = this.deps;
-    const challenge = await this.liveChallenge(pendingToken);
-    if (!challenge.verificationId || !challenge.channel || !challenge.codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
-    const code = normalizeCode(rawCode);
-    if (challenge.codeExpiresAt <= clock.now()) throw new AppError('OTP_EXPIRED');
-    const { channel, verificationId } = challenge;
-    return this.guess(challenge, { kind: 'code', channel }, client, async (complete) => {
+    const claims = await this.deps.tokens.verifyPending(pendingToken);
+    // Read, checked and the attempt counted in one transaction.
+    const { challenge, code, channel, verificationId, attemptsUsed } = await this.inTransaction(async () => {
+      const challenge = await this.loadLive(claims);
+      const { verificationId, channel, codeExpiresAt } = challenge;
+      if (!verificationId || !channel || !codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
+      const code = normalizeCode(rawCode);
+      if (codeExpiresAt <= clock.now()) throw new AppError('OTP_EXPIRED');
+      const attemptsUsed = await this.reserveAttempt(challenge);
+      return { challenge, code, channel, verificationId, attemptsUsed };
+    });
+    return this.guess({ challenge, attemptsUsed }, { kind: 'code', channel }, client, async (complete) => {
       const outcome = await provider.report({ id: verificationId, method: CHANNEL_METHOD[channel].method, code });
       if (outcome.kind === 'expired') throw new NotJudged(new AppError('OTP_EXPIRED'));
       return outcome.kind === 'wrong_code' ? 'wrong' : this.inTransaction(complete);
@@ -249,31 +269,41 @@ export class OtpService {
    */
   async verifyRecoveryCode(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
     const { recoveryCodes, clock } = this.deps;
-    const challenge = await this.liveChallenge(pendingToken);
-    if (challenge.purpose === ChallengePurpose.PhoneChange) {
-      throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
-    }
-    const code = normalizeRecoveryCode(rawCode);
-    return this.guess(challenge, { kind: 'recovery' }, client, (complete) =>
+    const claims = await this.deps.tokens.verifyPending(pendingToken);
+    const { challenge, code, attemptsUsed } = await this.inTransaction(async () => {
+      const challenge = await this.loadLive(claims);
+      if (challenge.purpose === ChallengePurpose.PhoneChange) {
+        throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
+      }
+      const code = normalizeRecoveryCode(rawCode);
+      return { challenge, code, attemptsUsed: await this.reserveAttempt(challenge) };
+    });
+    return this.guess({ challenge, attemptsUsed }, { kind: 'recovery' }, client, (complete) =>
       // The code is spent in the transaction that completes the challenge: both happen, or neither.
       this.inTransaction(async () => ((await recoveryCodes.use(challenge.user.id, code, clock.now())) ? complete() : 'wrong')),
     );
   }
 
+  /** The token's attempt, counted before the guess is judged (in the caller's transaction); answers the attempts used. */
+  private async reserveAttempt(challenge: OtpChallenge): Promise<number> {
+    const { challenges, clock, limits } = this.deps;
+    const reserved = await challenges.reserveAttempt(challenge.id, clock.now(), limits.maxWrongCodesPerToken);
+    if (!reserved) throw this.whyVerifyRefused(await this.reload(challenge));
+    return reserved.codeAttempts;
+  }
+
   /**
-   * One guess at a challenge's secret. The attempt is counted (per token, then per user) before
-   * the guess is judged, so concurrent guesses cannot exceed the caps; it is given back when the
+   * One guess at a challenge's secret. The attempt is counted (per token by reserveAttempt, then
+   * per user here) before the guess is judged, so concurrent guesses cannot exceed the caps; it is given back when the
    * guess could not be judged, and the user's when it was right: only wrong guesses spend it.
    */
   private async guess(
-    challenge: OtpChallenge,
+    { challenge, attemptsUsed }: { challenge: OtpChallenge; attemptsUsed: number },
     proof: Proof,
     client: ClientInfo,
     judge: (complete: () => Promise<SessionGrant>) => Promise<SessionGrant | 'wrong'>,
   ): Promise<SessionGrant> {
-    const { challenges, completion, wrongCodesPerUser, audit, clock, limits, logger } = this.deps;
-    const reserved = await challenges.reserveAttempt(challenge.id, clock.now(), limits.maxWrongCodesPerToken);
-    if (!reserved) throw this.whyVerifyRefused(await this.reload(challenge));
+    const { challenges, completion, wrongCodesPerUser, audit, clock, logger } = this.deps;
     const userId = challenge.user.id;
     const budget = await wrongCodesPerUser.take(userId);
     if (!budget.ok) {
@@ -309,7 +339,7 @@ export class OtpService {
       return verdict;
     }
 
-    const remaining = limits.maxWrongCodesPerToken - reserved.codeAttempts;
+    const remaining = this.deps.limits.maxWrongCodesPerToken - attemptsUsed;
     logger.info({ challengeId: challenge.id, attemptsRemaining: remaining }, 'wrong code');
     const what = proof.kind === 'recovery' ? 'wrong recovery code' : `wrong ${proof.channel} code`;
     await audit.record({ type: AuthEventType.OTP_FAILED, userId, sessionId: challenge.session?.id, client, detail: what });
@@ -327,7 +357,11 @@ export class OtpService {
    * only, and for a step-up or phone change only while the session that asked is live.
    */
   private async liveChallenge(pendingToken: string): Promise<OtpChallenge> {
-    const { userId, challengeId, purpose } = await this.deps.tokens.verifyPending(pendingToken);
+    return this.loadLive(await this.deps.tokens.verifyPending(pendingToken));
+  }
+
+  /** `liveChallenge` once its token is verified (a token refused costs no query, nor a transaction). */
+  private async loadLive({ userId, challengeId, purpose }: PendingClaims): Promise<OtpChallenge> {
     const challenge = await this.deps.challenges.findOne({ id: challengeId, user: userId }, { populate: ['user', 'session'] });
     if (!challenge || challenge.purpose !== purpose) throw new AppError('UNAUTHENTICATED', { cause: new Error('no challenge for token') });
     const now = this.deps.clock.now();

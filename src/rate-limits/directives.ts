@@ -31,10 +31,13 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
 };
 
 /**
- * Read paths a client may poll, where a counter write per request would cost more than the
- * request: counted in each process and synced to the PostgreSQL store (see SyncedLimiter).
+ * Per-address throttles are counted in each process and synced to the PostgreSQL store every
+ * second (see SyncedLimiter): a counter write per request would cost more than `me` itself.
+ * Limits on an identity (an email, a number, a user) are counted in the store on every request.
  */
-const SYNCED_POLICIES: ReadonlySet<RateLimitPolicy> = new Set(['mePerIp', 'sessionsPerIp', 'otpStatusPerIp']);
+const SYNCED_POLICIES: ReadonlySet<RateLimitPolicy> = new Set(
+  (Object.keys(COUNT_BY) as RateLimitPolicy[]).filter((policy) => policy.endsWith('PerIp')),
+);
 
 function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore) {
   return rateLimitDirective({

@@ -49,7 +49,7 @@ export class LimiterStore {
 
   /**
    * A limiter counted in this process and synced to the shared store every `syncMs` (see
-   * SyncedLimiter), for hot read paths. Only in front of PostgreSQL, where each count is a write
+   * SyncedLimiter), for per-address throttles and statistics. Only in front of PostgreSQL, where each count is a write
    * transaction; Redis and memory counters are cheap enough to count each request where they are.
    */
   createSynced(options: LimiterOptions): Limiter {

@@ -8,11 +8,14 @@ interface Entry {
   pending: number;
   /** When the window ends (epoch ms): the store's word after a sync, this process's guess before. */
   windowEndsAt: number;
+  /** Read since the last sync: the next sync refreshes it even without points of its own to add. */
+  watched: boolean;
 }
 
 /**
- * A limiter for hot read paths (`me`, `sessions`, `otpStatus`), where a database write per
- * request would cost more than the request itself: this process decides alone, from what the
+ * A limiter for counts where a database write per request would cost more than the request
+ * itself and a second's lag between processes is harmless (per-address throttles, the SMS-pumping
+ * statistics): this process decides alone, from what the
  * shared store said at the last sync plus what it has admitted since, and every `syncMs` adds its
  * new points to the shared counter in one write per active key and reads the total back.
  *
@@ -36,7 +39,7 @@ export class SyncedLimiter implements Limiter {
     const now = this.now();
     let entry = this.entries.get(key);
     if (!entry || now >= entry.windowEndsAt) {
-      entry = { shared: 0, pending: entry?.pending ?? 0, windowEndsAt: now + this.options.duration * 1000 };
+      entry = { shared: 0, pending: entry?.pending ?? 0, windowEndsAt: now + this.options.duration * 1000, watched: false };
       this.entries.set(key, entry);
     }
     const consumed = entry.shared + entry.pending + points;
@@ -53,9 +56,16 @@ export class SyncedLimiter implements Limiter {
     return new RateLimiterRes(0, 0, entry ? entry.shared + entry.pending : 0, false);
   }
 
+  /** The count as this process knows it; a key not held yet is read from the store once. */
   async get(key: string): Promise<RateLimiterRes | null> {
-    const entry = this.entries.get(key);
-    if (!entry || this.now() >= entry.windowEndsAt) return this.shared.get(key);
+    let entry = this.entries.get(key);
+    if (!entry || this.now() >= entry.windowEndsAt) {
+      const stored = await this.shared.get(key);
+      if (!stored) return null;
+      entry = { shared: stored.consumedPoints, pending: entry?.pending ?? 0, windowEndsAt: this.now() + stored.msBeforeNext, watched: false };
+      this.entries.set(key, entry);
+    }
+    entry.watched = true;
     const consumed = entry.shared + entry.pending;
     return new RateLimiterRes(Math.max(0, this.options.points - consumed), entry.windowEndsAt - this.now(), consumed, false);
   }
@@ -84,23 +94,31 @@ export class SyncedLimiter implements Limiter {
   private async syncNow(): Promise<void> {
     const work: Array<Promise<void>> = [];
     for (const [key, entry] of this.entries) {
-      if (entry.pending === 0) {
-        if (this.now() >= entry.windowEndsAt) this.entries.delete(key);
-        continue;
-      }
-      const points = entry.pending;
-      work.push(
-        this.shared.consume(key, points).then(
-          (total) => this.learn(entry, points, total),
-          (refused: unknown) => {
-            // Over the limit in the shared store: still a total to learn, not a failure.
-            if (refused instanceof RateLimiterRes) return this.learn(entry, points, refused);
-            throw refused;
-          },
-        ),
-      );
+      if (entry.pending !== 0) work.push(this.push(key, entry));
+      else if (entry.watched) work.push(this.refresh(key, entry));
+      else if (this.now() >= entry.windowEndsAt) this.entries.delete(key);
+      entry.watched = false;
     }
     await Promise.all(work);
+  }
+
+  private push(key: string, entry: Entry): Promise<void> {
+    const points = entry.pending;
+    return this.shared.consume(key, points).then(
+      (total) => this.learn(entry, points, total),
+      (refused: unknown) => {
+        // Over the limit in the shared store: still a total to learn, not a failure.
+        if (refused instanceof RateLimiterRes) return this.learn(entry, points, refused);
+        throw refused;
+      },
+    );
+  }
+
+  /** A key only read here (another process counts it): its total as the store has it now. */
+  private async refresh(key: string, entry: Entry): Promise<void> {
+    const stored = await this.shared.get(key);
+    if (stored) this.learn(entry, 0, stored);
+    else entry.shared = 0;
   }
 
   private learn(entry: Entry, points: number, total: RateLimiterRes): void {

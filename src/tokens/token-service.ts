@@ -21,6 +21,13 @@ export interface TokenSettings {
 }
 
 /** What an access token stands for: a user, in a session, with how and when they proved it. */
+/** A pending token's claims: whose challenge, which one, and what for. */
+export interface PendingClaims {
+  userId: string;
+  challengeId: string;
+  purpose: string;
+}
+
 export interface AccessClaims {
   userId: string;
   sessionId: string;
@@ -76,7 +83,7 @@ export class TokenService {
     return { token, expiresAt };
   }
 
-  async verifyPending(token: string): Promise<{ userId: string; challengeId: string; purpose: string }> {
+  async verifyPending(token: string): Promise<PendingClaims> {
     const { sub, jti, purpose } = await this.verify(token, PENDING_TYP, this.pendingAudience);
     if (!isUuid(sub) || !isUuid(jti) || typeof purpose !== 'string') {
       throw new AppError('UNAUTHENTICATED', { cause: new Error('claims of the wrong shape') });
