@@ -13,6 +13,7 @@ import { AuthService } from './auth/auth.service';
 import { PasswordAttempts } from './auth/password-attempts';
 import type { Config } from './config/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
+import { withMigrationLock } from './db/migration-lock';
 import { createApollo } from './graphql/apollo';
 import { buildAppSchema } from './graphql/schema';
 import { CorsPolicy } from './http/cors';
@@ -81,11 +82,11 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
       stack.push(() => embedded!.stop());
     }
-    const orm = await MikroORM.init(
-      ormConfig(config.databaseUrl ?? embedded!.url, { colors: false, logger: (message) => logger.info({ component: 'orm' }, message) }),
-    );
+    const databaseUrl = config.databaseUrl ?? embedded!.url;
+    const orm = await MikroORM.init(ormConfig(databaseUrl, { colors: false, logger: (message) => logger.info({ component: 'orm' }, message) }));
     stack.push(() => orm.close());
-    await orm.migrator.up();
+    // Replicas started together take turns: the first migrates, the others then find nothing pending.
+    await withMigrationLock(databaseUrl, { timeoutSeconds: config.migrationLockTimeoutSeconds, logger }, () => orm.migrator.up());
 
     // Listening now, answering 503 until ready: the emulator needs our address for its callbacks.
     const server = createHttpServer(config.httpTimeouts);

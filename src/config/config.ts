@@ -20,6 +20,8 @@ export interface Config {
   /** Unset → embedded PostgreSQL under `dataDir`. */
   databaseUrl?: string;
   dataDir: string;
+  /** How long a starting instance waits for another one's migrations before giving up. */
+  migrationLockTimeoutSeconds: number;
   /** Unset → the built-in Sinch emulator with credentials generated at start. */
   sinch?: SinchConfig;
   sinchBaseUrl: string;
@@ -159,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: read.string('DATA_DIR') ?? '.data',
+    migrationLockTimeoutSeconds: read.int('MIGRATION_LOCK_TIMEOUT_SECONDS', 120, 1, 3600),
     sinch: sinchKey && sinchSecret ? { applicationKey: sinchKey, applicationSecret: sinchSecret } : undefined,
     sinchBaseUrl: read.url('SINCH_BASE_URL', ['https:', 'http:']) ?? 'https://verification.api.sinch.com',
     sinchAuth: read.oneOf('SINCH_AUTH', ['signed', 'basic'] as const, 'signed'),

@@ -181,4 +181,12 @@ describe('loadConfig', () => {
       expect.stringMatching(/^OTP_TEST_NUMBERS_UNTIL may be at most 90 days ahead/),
     ]);
   });
+
+  it('bounds the wait for another instance migrations: 2 minutes, 1 s to 1 hour', () => {
+    expect(loadConfig({}).migrationLockTimeoutSeconds).toBe(120);
+    expect(loadConfig({ MIGRATION_LOCK_TIMEOUT_SECONDS: '600' }).migrationLockTimeoutSeconds).toBe(600);
+    for (const bad of ['0', '3601', '1.5', 'forever']) {
+      expect(problemsOf({ MIGRATION_LOCK_TIMEOUT_SECONDS: bad })).toEqual([expect.stringMatching(/^MIGRATION_LOCK_TIMEOUT_SECONDS /)]);
+    }
+  });
 });
