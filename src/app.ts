@@ -18,6 +18,7 @@ import { createApollo } from './graphql/apollo';
 import { buildAppSchema } from './graphql/schema';
 import { CorsPolicy } from './http/cors';
 import { flowOperations, IDE_PATH, OfflineIde } from './http/ide';
+import { HttpDrain } from './http/drain';
 import { createHttpServer, serveHttp } from './http/server';
 import { Janitor } from './maintenance/janitor';
 import { OtpChallenge } from './otp/otp-challenge.entity';
@@ -60,7 +61,10 @@ export interface RunningApp {
   /** Present when no Sinch credentials are configured. */
   emulator?: SinchEmulator;
   janitor: Janitor;
+  /** Drains HTTP (see src/http/drain.ts), then stops everything in the reverse order of start. */
   stop(): Promise<void>;
+  /** A second stop signal: the drain's grace ends now (requests in flight still finish). */
+  skipDrainGrace(): void;
 }
 
 /**
@@ -215,6 +219,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
       maxBodyBytes: config.maxBodyBytes,
       isDatabaseReady: () => orm.isConnected(),
+      isDraining: () => drain.draining,
       jwks: () => tokens.jwks(),
       trustProxy: proxyAddr.compile(config.trustProxy),
       callbacks: { path: config.sinchCallbackPath, handle: callbacks },
@@ -222,10 +227,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       ide,
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
-    // Again, so that an orderly stop closes HTTP first, before Apollo and the database.
-    stack.push(() => close(server));
+    // After serveHttp, which replaces the 'request' listeners. The first step of an orderly stop:
+    // HTTP drains before the janitor, Apollo and the database stop.
+    const drain = new HttpDrain(server, { graceSeconds: config.shutdown.drainSeconds, timeoutSeconds: config.shutdown.timeoutSeconds }, logger);
+    stack.push(() => drain.close());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, janitor, stop };
+    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, janitor, stop, skipDrainGrace: () => drain.skipGrace() };
   } catch (error) {
     await stop();
     throw error;
