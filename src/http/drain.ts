@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
 export interface DrainSettings {
@@ -14,13 +15,14 @@ export interface DrainSettings {
  * 1. Grace: /readyz answers 503 `draining` (the balancer takes the replica out) while every
  *    request is still served; each answer carries `Connection: close`, so keep-alive clients
  *    reconnect, through the balancer, elsewhere.
- * 2. The listener closes and idle keep-alive connections with it. Requests in flight finish, up
- *    to the timeout; whatever is still running then is cut off (and logged).
+ * 2. The listener closes, and every connection without a request in flight with it. Requests in
+ *    flight finish, up to the timeout; whatever is still running then is cut off (and logged).
  *
  * Only then may Apollo, the ORM and the database stop: nothing is left that needs them.
  */
 export class HttpDrain {
   private readonly inFlight = new Set<ServerResponse>();
+  private readonly connections = new Set<Socket>();
   private state: 'serving' | 'draining' = 'serving';
   private graceSkipped = false;
   private endGrace?: () => void;
@@ -38,6 +40,10 @@ export class HttpDrain {
       if (this.draining) res.setHeader('connection', 'close');
       this.inFlight.add(res);
       res.once('close', () => this.inFlight.delete(res));
+    });
+    server.on('connection', (socket: Socket) => {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
     });
   }
 
@@ -68,7 +74,12 @@ export class HttpDrain {
       });
     }
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Node's closeIdleConnections spares a connection on which nothing was ever sent (a
+    // balancer's or a browser's spare one): it would hold the stop until a timeout. No request
+    // has arrived on any connection without an answer pending: all of them go now.
     this.server.closeIdleConnections();
+    const busy = new Set([...this.inFlight].map((res) => res.socket));
+    for (const socket of this.connections) if (!busy.has(socket)) socket.destroy();
     if (this.inFlight.size > 0) this.logger.info({ requests: this.inFlight.size, timeoutSeconds }, 'listener closed: waiting for requests in flight');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timed out'>((resolve) => {
