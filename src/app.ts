@@ -13,10 +13,12 @@ import { AuthService } from './auth/auth.service';
 import { PasswordAttempts } from './auth/password-attempts';
 import type { Config } from './config/config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres';
+import { withMigrationLock } from './db/migration-lock';
 import { createApollo } from './graphql/apollo';
 import { buildAppSchema } from './graphql/schema';
 import { CorsPolicy } from './http/cors';
 import { flowOperations, IDE_PATH, OfflineIde } from './http/ide';
+import { HttpDrain } from './http/drain';
 import { createHttpServer, serveHttp } from './http/server';
 import { Janitor } from './maintenance/janitor';
 import { OtpChallenge } from './otp/otp-challenge.entity';
@@ -59,7 +61,10 @@ export interface RunningApp {
   /** Present when no Sinch credentials are configured. */
   emulator?: SinchEmulator;
   janitor: Janitor;
+  /** Drains HTTP (see src/http/drain.ts), then stops everything in the reverse order of start. */
   stop(): Promise<void>;
+  /** A second stop signal: the drain's grace ends now (requests in flight still finish). */
+  skipDrainGrace(): void;
 }
 
 /**
@@ -81,11 +86,11 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
       stack.push(() => embedded!.stop());
     }
-    const orm = await MikroORM.init(
-      ormConfig(config.databaseUrl ?? embedded!.url, { colors: false, logger: (message) => logger.info({ component: 'orm' }, message) }),
-    );
+    const databaseUrl = config.databaseUrl ?? embedded!.url;
+    const orm = await MikroORM.init(ormConfig(databaseUrl, { colors: false, logger: (message) => logger.info({ component: 'orm' }, message) }));
     stack.push(() => orm.close());
-    await orm.migrator.up();
+    // Replicas started together take turns: the first migrates, the others then find nothing pending.
+    await withMigrationLock(databaseUrl, { timeoutSeconds: config.migrationLockTimeoutSeconds, logger }, () => orm.migrator.up());
 
     // Listening now, answering 503 until ready: the emulator needs our address for its callbacks.
     const server = createHttpServer(config.httpTimeouts);
@@ -218,6 +223,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       logger,
       maxBodyBytes: config.maxBodyBytes,
       isDatabaseReady: () => orm.isConnected(),
+      isDraining: () => drain.draining,
       jwks: () => tokens.jwks(),
       trustProxy: proxyAddr.compile(config.trustProxy),
       callbacks: { path: config.sinchCallbackPath, handle: callbacks },
@@ -225,10 +231,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       ide,
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
-    // Again, so that an orderly stop closes HTTP first, before Apollo and the database.
-    stack.push(() => close(server));
+    // After serveHttp, which replaces the 'request' listeners. The first step of an orderly stop:
+    // HTTP drains before the janitor, Apollo and the database stop.
+    const drain = new HttpDrain(server, { graceSeconds: config.shutdown.drainSeconds, timeoutSeconds: config.shutdown.timeoutSeconds }, logger);
+    stack.push(() => drain.close());
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, janitor, stop };
+    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, janitor, stop, skipDrainGrace: () => drain.skipGrace() };
   } catch (error) {
     await stop();
     throw error;

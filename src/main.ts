@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   // Handlers first: a signal during start-up lets start-up finish, then stops all it started
   // (an embedded PostgreSQL must not be orphaned).
   let stopRequested = false;
-  let stop: (() => Promise<void>) | undefined;
+  let app: RunningApp | undefined;
   // Log lines are written asynchronously: all of them out before the process ends.
   const exit = (stopping: Promise<void>) =>
     stopping
@@ -31,26 +31,34 @@ async function main(): Promise<void> {
         await flushLogs(logger);
         process.exit(code);
       });
+  // The first signal drains (see src/http/drain.ts); a second one ends the drain's grace at once.
   const shutdown = (signal: NodeJS.Signals) => {
-    if (stopRequested) return;
+    if (stopRequested) {
+      logger.info({ signal }, 'second stop signal: closing the listener now');
+      return app?.skipDrainGrace();
+    }
     stopRequested = true;
     logger.info({ signal }, 'shutting down');
-    if (stop) void exit(stop());
+    if (app) void exit(app.stop());
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  let app: RunningApp;
+  let started: RunningApp;
   try {
-    app = await startApp(config, { logger });
+    started = await startApp(config, { logger });
   } catch (error) {
     logger.debug({ err: error }, 'start-up failed');
     logger.fatal(`could not start: ${error instanceof Error ? error.message : String(error)}`);
     await flushLogs(logger);
     process.exit(1);
   }
-  stop = app.stop;
-  if (stopRequested) return void exit(app.stop());
+  app = started;
+  if (stopRequested) {
+    // Stopped before it was ever ready: no load balancer to wait for.
+    app.skipDrainGrace();
+    return void exit(app.stop());
+  }
   logger.info(`GraphQL endpoint ready at ${app.url}`);
 }
 

@@ -20,6 +20,8 @@ export interface Config {
   /** Unset → embedded PostgreSQL under `dataDir`. */
   databaseUrl?: string;
   dataDir: string;
+  /** How long a starting instance waits for another one's migrations before giving up. */
+  migrationLockTimeoutSeconds: number;
   /** Unset → the built-in Sinch emulator with credentials generated at start. */
   sinch?: SinchConfig;
   sinchBaseUrl: string;
@@ -50,6 +52,8 @@ export interface Config {
   maxBodyBytes: number;
   httpTimeouts: HttpTimeouts;
   cors: CorsConfig;
+  /** The orderly stop on SIGTERM/SIGINT (src/http/drain.ts). */
+  shutdown: { drainSeconds: number; timeoutSeconds: number };
   /** How often each replica tries to delete expired rows (one replica at a time does the work). */
   cleanupIntervalSeconds: number;
   /** Audit events older than this are deleted. */
@@ -161,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: read.string('DATA_DIR') ?? '.data',
+    migrationLockTimeoutSeconds: read.int('MIGRATION_LOCK_TIMEOUT_SECONDS', 120, 1, 3600),
     sinch: sinchKey && sinchSecret ? { applicationKey: sinchKey, applicationSecret: sinchSecret } : undefined,
     sinchBaseUrl: read.url('SINCH_BASE_URL', ['https:', 'http:']) ?? 'https://verification.api.sinch.com',
     sinchAuth: read.oneOf('SINCH_AUTH', ['signed', 'basic'] as const, 'signed'),
@@ -230,6 +235,12 @@ export function loadConfig(env: Env = process.env): Config {
       idleMs: read.int('HTTP_IDLE_TIMEOUT_MS', 30_000, 100, 600_000),
     },
     cors: read.cors('CORS_ORIGINS', production),
+    shutdown: {
+      // In production a load balancer must see /readyz fail before the listener closes; elsewhere
+      // nobody is watching, and Ctrl-C should be quick.
+      drainSeconds: read.int('SHUTDOWN_DRAIN_SECONDS', production ? 5 : 0, 0, 600),
+      timeoutSeconds: read.int('SHUTDOWN_TIMEOUT_SECONDS', 20, 1, 600),
+    },
     cleanupIntervalSeconds: read.int('CLEANUP_INTERVAL_SECONDS', 600, 10, 86_400),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 400, 1, 36_500),
     testNumbers: read.testNumbers('OTP_TEST_NUMBERS', 'OTP_TEST_NUMBERS_UNTIL', production),

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { readOrCreateFile } from '../files/create-once';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -151,27 +152,9 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/**
- * Created atomically: written in full to a file of its own, then linked into place, which fails
- * if another start got there first (then its secret is the one). A start killed half-way leaves
- * a stray temporary file, never a partial secret.
- */
-export async function readOrCreateSecret(file: string): Promise<string> {
-  const existing = await readFile(file, 'utf8').catch(() => undefined);
-  if (existing?.trim()) return existing.trim();
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(temporary, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(temporary, file);
-  } catch (error) {
-    // EEXIST: another start won. Anything else: a bug of ours, not to be papered over.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    // An empty file from before this was atomic is replaced.
-    if (!(await readFile(file, 'utf8')).trim()) await rename(temporary, file);
-  } finally {
-    await rm(temporary, { force: true });
-  }
-  return (await readFile(file, 'utf8')).trim();
+/** The embedded server's password, made once per data folder (see readOrCreateFile). */
+export function readOrCreateSecret(file: string): Promise<string> {
+  return readOrCreateFile(file, () => `${randomBytes(24).toString('hex')}\n`);
 }
 
 async function exists(target: string): Promise<boolean> {

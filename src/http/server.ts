@@ -16,6 +16,8 @@ export interface HttpDependencies {
   logger: Logger;
   maxBodyBytes: number;
   isDatabaseReady: () => Promise<boolean>;
+  /** True once shutdown has begun (src/http/drain.ts): /readyz then answers 503 `draining`. */
+  isDraining: () => boolean;
   jwks: () => object;
   /** Compiled TRUST_PROXY list: X-Forwarded-For is read only when the peer is one of these. */
   trustProxy: (address: string, hop: number) => boolean;
@@ -123,6 +125,7 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
     case '/healthz':
       return sendJson(res, 200, { status: 'ok' });
     case '/readyz': {
+      if (deps.isDraining()) return sendJson(res, 503, { status: 'draining' });
       const ready = await deps.isDatabaseReady();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }

@@ -39,12 +39,16 @@ export type CleanupResult = Record<(typeof EXPIRED)[number]['table'], number>;
 export class Janitor {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  private stopped = false;
 
   constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger; intervalSeconds: number; auditRetentionDays: number }) {}
 
   /** The first run comes after a random part of the interval, so replicas started together spread out. */
   start(): void {
+    this.stopped = false;
     const schedule = (delayMs: number) => {
+      // A pass that ends after stop() must not schedule the next one (the database is closing).
+      if (this.stopped) return;
       this.timer = setTimeout(() => {
         this.running = this.runOnce()
           .catch((err: unknown) => this.deps.logger.warn({ err }, 'cleanup of expired rows failed; retrying at the next interval'))
@@ -55,7 +59,9 @@ export class Janitor {
     schedule(Math.random() * this.deps.intervalSeconds * 1000);
   }
 
+  /** No new pass; resolves once the pass under way, if any, has finished. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;

@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { readOrCreateFile } from '../files/create-once';
 
 export type KeyAlgorithm = 'EdDSA' | 'ES256';
 
@@ -107,17 +108,11 @@ function unescapeNewlines(text: string): string {
  */
 export async function loadOrCreateDevKey(dataDir: string): Promise<SigningKey> {
   const file = path.join(dataDir, 'jwt-private-key.pem');
-  const existing = await readFile(file, 'utf8').catch(() => undefined);
-  if (existing) return importSigningKey(existing);
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await mkdir(dataDir, { recursive: true });
-  await writeFile(file, pem, { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
-    // Two first starts at once: keep whichever key was written first.
-    if (error.code !== 'EEXIST') throw error;
-  });
+  // Replicas sharing a data folder (DATABASE_URL set, no JWT_PRIVATE_KEY) start together: one key for all.
+  const pem = await readOrCreateFile(file, () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   await chmod(file, 0o600);
-  return importSigningKey(await readFile(file, 'utf8'));
+  return importSigningKey(pem);
 }
 
 export function generateEphemeralKey(): Promise<SigningKey> {

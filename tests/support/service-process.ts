@@ -39,8 +39,8 @@ export class ServiceProcess {
   }
 
   /** The GraphQL URL the service announced. */
-  async ready(): Promise<string> {
-    return (await this.waitFor(/GraphQL endpoint ready at (http:\/\/\S+?)"/))[1];
+  async ready(timeoutMs?: number): Promise<string> {
+    return (await this.waitFor(/GraphQL endpoint ready at (http:\/\/\S+?)"/, timeoutMs))[1];
   }
 
   exit(): Promise<number | null> {

@@ -181,4 +181,34 @@ describe('loadConfig', () => {
       expect.stringMatching(/^OTP_TEST_NUMBERS_UNTIL may be at most 90 days ahead/),
     ]);
   });
+
+  it('bounds the wait for another instance migrations: 2 minutes, 1 s to 1 hour', () => {
+    expect(loadConfig({}).migrationLockTimeoutSeconds).toBe(120);
+    expect(loadConfig({ MIGRATION_LOCK_TIMEOUT_SECONDS: '600' }).migrationLockTimeoutSeconds).toBe(600);
+    for (const bad of ['0', '3601', '1.5', 'forever']) {
+      expect(problemsOf({ MIGRATION_LOCK_TIMEOUT_SECONDS: bad })).toEqual([expect.stringMatching(/^MIGRATION_LOCK_TIMEOUT_SECONDS /)]);
+    }
+  });
+
+  it('drains for 5 s in production and not at all elsewhere, then gives requests in flight 20 s', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/x',
+      SINCH_APPLICATION_KEY: 'k',
+      SINCH_APPLICATION_SECRET: 'c2VjcmV0',
+      JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    expect(loadConfig(production).shutdown).toEqual({ drainSeconds: 5, timeoutSeconds: 20 });
+    expect(loadConfig({}).shutdown).toEqual({ drainSeconds: 0, timeoutSeconds: 20 });
+    expect(loadConfig({ NODE_ENV: 'test' }).shutdown.drainSeconds).toBe(0);
+    expect(loadConfig({ ...production, SHUTDOWN_DRAIN_SECONDS: '0', SHUTDOWN_TIMEOUT_SECONDS: '60' }).shutdown).toEqual({
+      drainSeconds: 0,
+      timeoutSeconds: 60,
+    });
+    expect(problemsOf({ SHUTDOWN_DRAIN_SECONDS: '-1', SHUTDOWN_TIMEOUT_SECONDS: '0' }).map((p) => p.split(' ')[0])).toEqual([
+      'SHUTDOWN_DRAIN_SECONDS',
+      'SHUTDOWN_TIMEOUT_SECONDS',
+    ]);
+    expect(problemsOf({ SHUTDOWN_DRAIN_SECONDS: '601', SHUTDOWN_TIMEOUT_SECONDS: '2.5' })).toHaveLength(2);
+  });
 });
