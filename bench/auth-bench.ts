@@ -3,7 +3,8 @@
 //  2. event-loop delay while logins hash (bcrypt runs in worker threads);
 //  3. the whole flow, register → requestOtp → verifyOtp, sequentially;
 //  4. `me` under load (16 at a time), and what its session check costs: the live session and the
-//     user in one query, against a read of the user alone.
+//     user in one query, against a read of the user alone;
+//  5. what the Prometheus metrics cost `me`: the same service with metrics on, interleaved with it.
 // Real service, real PostgreSQL (embedded, or DATABASE_URL), the emulator. BCRYPT_COST defaults to 12.
 import 'reflect-metadata';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { startApp } from '../src/app';
 import { loadConfig, RATE_LIMIT_POLICIES } from '../src/config/config';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { createLogger } from '../src/logging/logger';
+import { PrometheusMetrics } from '../src/metrics/metrics';
 import { AuthSession } from '../src/sessions/session.entity';
 import { generateEphemeralKey } from '../src/tokens/signing-key';
 import { User } from '../src/users/user.entity';
@@ -39,7 +41,8 @@ async function main(): Promise<void> {
     OTP_SENDS_PER_COUNTRY_PER_HOUR: '1000000',
     RATE_LIMIT_LOGIN_PER_EMAIL_CEILING: '1000000/60',
   });
-  const app = await startApp(config, { logger, signingKey: await generateEphemeralKey() });
+  const signingKey = await generateEphemeralKey();
+  const app = await startApp(config, { logger, signingKey });
   const gql = async (query: string, variables: object) => {
     const response = await fetch(app.url, {
       method: 'POST',
@@ -122,6 +125,21 @@ async function main(): Promise<void> {
     const queries = await compareReads(app, signedIn);
     console.log('   one query per me, timed alone (median of 2000 each, interleaved):');
     console.log(`   session + user (what me runs) ${queries.sessionAndUser.toFixed(0)} µs; user alone ${queries.userAlone.toFixed(0)} µs`);
+
+    // 5. A second service on the same database and key, metrics on (no bench run has them on above).
+    const token = 'bench-metrics-token-0123456789abcdef';
+    const measured = await startApp({ ...config, metrics: { token, host: '127.0.0.1' } }, { logger, signingKey });
+    try {
+      const cost = await metricsCost(app.url, measured.url, signedIn);
+      const scraped = await (await fetch(new URL('/metrics', measured.url), { headers: { authorization: `Bearer ${token}` } })).text();
+      const recorded = /^graphql_requests_total\{operation="me",code="OK"\} (\d+)$/m.exec(scraped)?.[1];
+      console.log(`\n5. me with metrics off and on, ${cost.rounds} interleaved rounds of ${cost.perRound} requests, 16 concurrent`);
+      console.log(`   off ${cost.off.toFixed(0)} requests/s, on ${cost.on.toFixed(0)} requests/s (medians): cost ${cost.percent.toFixed(1)} %`);
+      console.log(`   the metrics counted ${recorded} me requests; one scrape is ${Buffer.byteLength(scraped)} bytes`);
+      console.log(`   recording alone (counter + histogram, as per request): ${recordingMicros().toFixed(2)} µs per request`);
+    } finally {
+      await measured.stop();
+    }
     console.log(`\nmemory: rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (service and bench in one process)`);
   } finally {
     await app.stop();
@@ -150,6 +168,36 @@ async function meLoad(url: string, accessToken: string, concurrency: number, tot
   );
   const s = stats(latencies);
   return { perSecond: (total * 1000) / (performance.now() - started), median: s.median, p99: at(latencies, 0.99) };
+}
+
+/** What the plugin's one call per request costs by itself, free of the load's noise. */
+function recordingMicros(): number {
+  const metrics = new PrometheusMetrics();
+  const calls = 200_000;
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) metrics.graphqlRequest('me', 'OK', 0.002);
+  return ((performance.now() - started) * 1000) / calls;
+}
+
+/** Rounds of `me` load against the service without metrics and the one with, alternately, so drift hits both. */
+async function metricsCost(offUrl: string, onUrl: string, accessToken: string) {
+  const rounds = 6;
+  const perRound = Math.max(500, Math.round(ME_REQUESTS / 2));
+  const off: number[] = [];
+  const on: number[] = [];
+  // A warm-up round each: JIT, connection pools, the prepared plans.
+  await meLoad(offUrl, accessToken, 16, perRound);
+  await meLoad(onUrl, accessToken, 16, perRound);
+  for (let round = 0; round < rounds; round++) {
+    const [first, second] = round % 2 === 0 ? [offUrl, onUrl] : [onUrl, offUrl];
+    const a = (await meLoad(first, accessToken, 16, perRound)).perSecond;
+    const b = (await meLoad(second, accessToken, 16, perRound)).perSecond;
+    off.push(first === offUrl ? a : b);
+    on.push(first === offUrl ? b : a);
+  }
+  const medianOff = stats(off).median;
+  const medianOn = stats(on).median;
+  return { rounds, perRound, off: medianOff, on: medianOn, percent: (100 * (medianOff - medianOn)) / medianOff };
 }
 
 /** The query `me` runs (live session joined with its user) against a plain read of the user. */

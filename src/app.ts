@@ -21,6 +21,9 @@ import { flowOperations, IDE_PATH, OfflineIde } from './http/ide';
 import { HttpDrain } from './http/drain';
 import { createHttpServer, serveHttp } from './http/server';
 import { Janitor } from './maintenance/janitor';
+import { metricsHandler, serveMetricsOnly } from './metrics/endpoint';
+import { type Metrics, NO_METRICS, PrometheusMetrics } from './metrics/metrics';
+import { poolUseOf } from './db/pool-use';
 import { OtpChallenge } from './otp/otp-challenge.entity';
 import { ChallengeCompletion } from './otp/challenge-completion';
 import { OtpService } from './otp/otp.service';
@@ -60,6 +63,8 @@ export interface RunningApp {
   orm: MikroORM;
   /** Present when no Sinch credentials are configured. */
   emulator?: SinchEmulator;
+  /** `http://host:port/metrics` of the metrics' own listener, when METRICS_PORT is set. */
+  metricsUrl?: string;
   janitor: Janitor;
   /** Drains HTTP (see src/http/drain.ts), then stops everything in the reverse order of start. */
   stop(): Promise<void>;
@@ -91,6 +96,9 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     stack.push(() => orm.close());
     // Replicas started together take turns: the first migrates, the others then find nothing pending.
     await withMigrationLock(databaseUrl, { timeoutSeconds: config.migrationLockTimeoutSeconds, logger }, () => orm.migrator.up());
+    const prometheus = config.metrics ? new PrometheusMetrics() : undefined;
+    const metrics: Metrics = prometheus ?? NO_METRICS;
+    metrics.watchDatabasePool(poolUseOf(orm));
 
     // Listening now, answering 503 until ready: the emulator needs our address for its callbacks.
     const server = createHttpServer(config.httpTimeouts);
@@ -100,7 +108,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     const ownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     const callbackUrl = `http://${ownHost}:${port}${config.sinchCallbackPath}`;
 
-    const sinch = await connectSinch(config, { logger, clock, generateCode: options.generateCode, callbackUrl });
+    const sinch = await connectSinch(config, { logger, clock, metrics, generateCode: options.generateCode, callbackUrl });
+    metrics.watchBreaker('sinch', () => sinch.gateway.circuit);
     if (sinch.emulator) stack.push(() => sinch.emulator!.stop());
 
     const signingKey =
@@ -114,11 +123,18 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     );
     const hasher = new PasswordHasher(config.bcryptCost);
     stack.push(() => hasher.close());
+    metrics.watchPasswordQueue(() => hasher.queueDepth);
     await hasher.warmUp();
 
     const limiterStore = await connectLimiterStore(config, orm, logger);
     stack.push(() => limiterStore.close());
-    const budget = (keyPrefix: string, points: number, duration: number) => new Budget(limiterStore.store.create({ keyPrefix, points, duration }));
+    // `synced`: held in process and synced each second (see SyncedLimiter), for a ceiling where a
+    // second's lag between processes is harmless; otherwise counted in the store on every take.
+    const budget = (keyPrefix: string, points: number, duration: number, kind: 'shared' | 'synced' = 'shared') => {
+      const options = { keyPrefix, points, duration };
+      const limiter = kind === 'synced' ? limiterStore.store.createSynced(options) : limiterStore.store.create(options);
+      return new Budget(limiter, () => metrics.limiterRefusal(keyPrefix));
+    };
     const { abuse } = config;
 
     const users = orm.em.getRepository(User);
@@ -137,15 +153,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
     // Statistics, not caps: a second's lag between processes does not matter (see SyncedLimiter).
     const counter = (keyPrefix: string) =>
       limiterStore.store.createSynced({ keyPrefix, points: Number.MAX_SAFE_INTEGER, duration: config.pumping.windowSeconds });
-    const pumping = new PumpingGuard({ sends: counter('pumpingSends'), conversions: counter('pumpingConversions') }, config.pumping, logger);
+    const pumping = new PumpingGuard({ sends: counter('pumpingSends'), conversions: counter('pumpingConversions') }, config.pumping, logger, metrics);
     const sendGuard = new SendGuard(
       {
         phonePerHour: budget('sendsPerPhoneHour', abuse.phoneSendsPerHour, 3600),
         phonePerDay: budget('sendsPerPhoneDay', abuse.phoneSendsPerDay, 86_400),
-        // A ceiling for pumping waves, held in process like the statistics; caps per number stay exact in the store.
-        countryPerHour: new Budget(
-          limiterStore.store.createSynced({ keyPrefix: 'sendsPerCountryHour', points: abuse.countrySendsPerHour, duration: 3600 }),
-        ),
+        // A ceiling for pumping waves, held in process like the statistics; caps per number stay exact.
+        countryPerHour: budget('sendsPerCountryHour', abuse.countrySendsPerHour, 3600, 'synced'),
       },
       pumping,
       logger,
@@ -167,6 +181,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       clock,
       limits: config.limits,
       logger,
+      metrics,
     });
     const passwordAttempts = new PasswordAttempts({
       perEmailAndNetwork: budget('loginPerEmail', loginWindow.limit, loginWindow.durationSeconds),
@@ -190,14 +205,14 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
 
     const schema = await buildAppSchema(
       { auth, otp, sessions, account, audit, recoveryCodes },
-      { policies: config.rateLimits.policies, store: limiterStore.store },
+      { policies: config.rateLimits.policies, store: limiterStore.store, metrics },
     );
     const production = config.nodeEnv === 'production';
     // Development: Apollo Sandbox on the flow's operations, or offline the IDE served from npm.
     const document = production ? undefined : await flowOperations();
     const ide = document === undefined ? undefined : await OfflineIde.create(document);
     const landingPage = document === undefined ? undefined : { document, fallbackPath: IDE_PATH };
-    const apollo = createApollo(schema, { production, limits: config.graphql, landingPage });
+    const apollo = createApollo(schema, { production, limits: config.graphql, landingPage, metrics: prometheus });
     await apollo.start();
     stack.push(() => apollo.stop());
 
@@ -229,22 +244,37 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       callbacks: { path: config.sinchCallbackPath, handle: callbacks },
       cors: new CorsPolicy(config.cors),
       ide,
+      // On the main port only when no port of their own is configured.
+      metrics: prometheus && config.metrics?.port === undefined ? metricsHandler(prometheus, config.metrics?.token) : undefined,
       withRequestScope: (work) => RequestContext.create(orm.em, work),
     });
     // After serveHttp, which replaces the 'request' listeners. The first step of an orderly stop:
     // HTTP drains before the janitor, Apollo and the database stop.
     const drain = new HttpDrain(server, { graceSeconds: config.shutdown.drainSeconds, timeoutSeconds: config.shutdown.timeoutSeconds }, logger);
     stack.push(() => drain.close());
+    const metricsUrl = prometheus && config.metrics?.port !== undefined ? await listenForMetrics(prometheus, config, logger, stack) : undefined;
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    return { url: `http://${host}:${port}/graphql`, orm, emulator: sinch.emulator, janitor, stop, skipDrainGrace: () => drain.skipGrace() };
+    return {
+      url: `http://${host}:${port}/graphql`,
+      orm,
+      emulator: sinch.emulator,
+      metricsUrl,
+      janitor,
+      stop,
+      skipDrainGrace: () => drain.skipGrace(),
+    };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-async function connectSinch(config: Config, deps: { logger: Logger; clock: Clock; generateCode?: () => string; callbackUrl: string }) {
+async function connectSinch(
+  config: Config,
+  deps: { logger: Logger; clock: Clock; metrics: Metrics; generateCode?: () => string; callbackUrl: string },
+) {
   const settings = {
+    metrics: deps.metrics,
     auth: config.sinchAuth,
     timeoutMs: config.sinchTimeoutMs,
     breaker: config.sinchBreaker,
@@ -290,6 +320,17 @@ async function connectLimiterStore(config: Config, orm: MikroORM, logger: Logger
       await redis?.quit();
     },
   };
+}
+
+/** METRICS_PORT: a listener that serves `/metrics` only (and closes first at shutdown). */
+async function listenForMetrics(metrics: PrometheusMetrics, config: Config, logger: Logger, stack: Array<() => Promise<unknown>>): Promise<string> {
+  const { host, port, token } = config.metrics!;
+  const server = createHttpServer(config.httpTimeouts);
+  serveMetricsOnly(server, metricsHandler(metrics, token), logger);
+  await listen(server, port!, host);
+  stack.push(() => close(server));
+  const bound = server.address() as AddressInfo;
+  return `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/metrics`;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -60,7 +60,22 @@ export interface Config {
   auditRetentionDays: number;
   /** `OTP_TEST_NUMBERS` with `OTP_TEST_NUMBERS_UNTIL`; unset: none. */
   testNumbers?: TestNumbersConfig;
+  /** `GET /metrics` (Prometheus); unset: off, and /metrics answers 404. */
+  metrics?: MetricsConfig;
 }
+
+/**
+ * Where the metrics are served: with `port`, on a listener of their own (at `host`), else on the
+ * main port; with `token`, only to `Authorization: Bearer <token>`.
+ */
+export interface MetricsConfig {
+  token?: string;
+  port?: number;
+  host: string;
+}
+
+/** A bearer token shorter than this is refused in production: scrapers keep it in a file, it can be long. */
+export const METRICS_TOKEN_MIN_LENGTH = 32;
 
 /** Lifetimes of sessions and their refresh tokens (contract, "Limits added"). */
 export interface SessionLimits {
@@ -244,7 +259,9 @@ export function loadConfig(env: Env = process.env): Config {
     cleanupIntervalSeconds: read.int('CLEANUP_INTERVAL_SECONDS', 600, 10, 86_400),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 400, 1, 36_500),
     testNumbers: read.testNumbers('OTP_TEST_NUMBERS', 'OTP_TEST_NUMBERS_UNTIL', production),
+    metrics: readMetrics(read, production),
   };
+  if (config.metrics?.port && config.metrics.port === config.port) read.problem('METRICS_PORT', `must differ from PORT (${config.port})`);
   if (config.rateLimits.store === 'redis' && !config.rateLimits.redisUrl) read.problem('REDIS_URL', 'is required when RATE_LIMIT_STORE=redis');
 
   // Checked now, so a bad key stops start-up before any database work.
@@ -269,4 +286,22 @@ export function loadConfig(env: Env = process.env): Config {
   }
   read.throwIfAny();
   return config;
+}
+
+/** `METRICS_TOKEN` and/or `METRICS_PORT` turn the metrics on; neither: off. */
+function readMetrics(read: EnvReader, production: boolean): MetricsConfig | undefined {
+  const token = read.string('METRICS_TOKEN');
+  const port = read.string('METRICS_PORT') === undefined ? undefined : read.int('METRICS_PORT', 0, 0, 65535);
+  const host = read.string('METRICS_HOST') ?? '127.0.0.1';
+  // The length only: the token itself is never echoed.
+  if (token !== undefined && production && token.length < METRICS_TOKEN_MIN_LENGTH) {
+    read.problem('METRICS_TOKEN', `must be at least ${METRICS_TOKEN_MIN_LENGTH} characters when NODE_ENV=production (got ${token.length})`);
+  }
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token))
+    read.problem('METRICS_TOKEN', 'must be printable ASCII without spaces (it travels in a header)');
+  if (token === undefined && port === undefined) {
+    if (read.string('METRICS_HOST') !== undefined) read.problem('METRICS_HOST', 'is set but METRICS_PORT is not');
+    return undefined;
+  }
+  return { token, port, host };
 }

@@ -70,7 +70,7 @@ export class EnvReader {
 
   path(name: string, fallback: string): string {
     const raw = this.string(name) ?? fallback;
-    if (!/^\/[A-Za-z0-9._~\-/]*$/.test(raw) || ['/graphql', '/healthz', '/readyz'].includes(raw)) {
+    if (!/^\/[A-Za-z0-9._~\-/]*$/.test(raw) || ['/graphql', '/healthz', '/readyz', '/metrics'].includes(raw)) {
       this.problem(name, `must be a URL path such as ${fallback}, not one of the service's own (got "${raw}")`);
       return fallback;
     }

@@ -5,13 +5,15 @@ import { GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { GraphQLLimits } from '../config/config';
 import { isAppError } from '../errors/app-error';
 import { maskLiterals } from '../logging/logger';
+import { graphqlMetrics } from '../metrics/graphql-plugin';
+import type { Metrics } from '../metrics/metrics';
 import type { GraphQLContext } from './context';
 import { contractErrorOf, formatError, REQUEST_ERROR_CODES } from './format-error';
 import { sandboxWithOfflineFallback } from './landing-page';
 
 export function createApollo(
   schema: GraphQLSchema,
-  options: { production: boolean; limits: GraphQLLimits; landingPage?: { document: string; fallbackPath: string } },
+  options: { production: boolean; limits: GraphQLLimits; landingPage?: { document: string; fallbackPath: string }; metrics?: Metrics },
 ): ApolloServer<GraphQLContext> {
   // Refuses oversized documents before they run: depth, aliases, cost (fields weighted by depth),
   // tokens; and in production, no "did you mean" hints that map the schema for an attacker.
@@ -43,6 +45,8 @@ export function createApollo(
       ...armor.plugins,
       options.landingPage ? sandboxWithOfflineFallback(options.landingPage) : ApolloServerPluginLandingPageDisabled(),
       errorLogging,
+      // Off: no plugin at all, so no per-request cost.
+      ...(options.metrics ? [graphqlMetrics(schema, options.metrics)] : []),
     ],
   });
 }

@@ -4,6 +4,7 @@ import { type AuthChecker, type BuildSchemaOptions, buildSchema } from 'type-gra
 import type { RateLimitPolicy, Window } from '../config/config';
 import { applyRateLimits, rateLimitDirectiveDefinitions } from '../rate-limits/directives';
 import type { LimiterStore } from '../rate-limits/limiter-store';
+import type { Metrics } from '../metrics/metrics';
 import { AccountResolver } from '../account/account.resolver';
 import type { AccountService } from '../account/account.service';
 import type { AuditTrail } from '../audit/audit-trail';
@@ -43,7 +44,7 @@ export function schemaOptions(policies: Record<RateLimitPolicy, Window>) {
 /** Resolvers are built here, once, from the composed services (no DI container needed). */
 export async function buildAppSchema(
   services: SchemaServices,
-  limits: { policies: Record<RateLimitPolicy, Window>; store: LimiterStore },
+  limits: { policies: Record<RateLimitPolicy, Window>; store: LimiterStore; metrics: Metrics },
 ): Promise<GraphQLSchema> {
   const instances = new Map<Function, unknown>([
     [AuthResolver, new AuthResolver(services.auth)],
@@ -58,7 +59,7 @@ export async function buildAppSchema(
     container: { get: (resolverClass) => instances.get(resolverClass) },
     authChecker: accessTokenChecker(services.sessions),
   });
-  return applyRateLimits(schema, limits.policies, limits.store);
+  return applyRateLimits(schema, limits.policies, limits.store, limits.metrics);
 }
 
 /**

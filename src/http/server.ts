@@ -27,6 +27,8 @@ export interface HttpDependencies {
   cors: CorsPolicy;
   /** Development only: the offline GraphQL IDE under /graphql/ide/. */
   ide?: OfflineIde;
+  /** `GET /metrics` when served on this port; absent: 404 like any unknown path. */
+  metrics?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Runs one request inside its own unit of work (a forked EntityManager). */
   withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
 }
@@ -140,6 +142,8 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
       return serveGraphQL(deps, req, res, url, requestId);
     case deps.callbacks.path:
       return serveCallback(deps, req, res, url);
+    case '/metrics':
+      return deps.metrics ? deps.metrics(req, res) : sendJson(res, 404, { error: 'not found' });
     default:
       return sendJson(res, 404, { error: 'not found' });
   }

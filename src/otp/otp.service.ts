@@ -23,6 +23,7 @@ import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import { normalizeRecoveryCode, type RecoveryCodes } from '../recovery/recovery-codes';
 import type { ChallengeCompletion, Proof } from './challenge-completion';
+import type { Metrics, OtpFailure } from '../metrics/metrics';
 
 export interface PendingAuthResult {
   pendingToken: string;
@@ -66,6 +67,7 @@ export class OtpService {
       clock: Clock;
       limits: FlowLimits;
       logger: Logger;
+      metrics: Metrics;
     },
   ) {}
 
@@ -160,6 +162,7 @@ export class OtpService {
     });
     const latestSend = sent ?? (await this.reload(challenge));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
+    this.deps.metrics.codeSent(channel, phoneNumber);
     await sendGuard.sent(send);
     return { channel, expiresAt: earliest(codeExpiresAt, latestSend.expiresAt), locale: usedLocale, ...this.resendState(latestSend, now) };
   }
@@ -251,13 +254,15 @@ export class OtpService {
       const { verificationId, channel, codeExpiresAt } = challenge;
       if (!verificationId || !channel || !codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
       const code = normalizeCode(rawCode);
-      if (codeExpiresAt <= clock.now()) throw new AppError('OTP_EXPIRED');
+      const proof: Proof = { kind: 'code', channel };
+      if (codeExpiresAt <= clock.now()) throw this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED'));
       const attemptsUsed = await this.reserveAttempt(challenge);
       return { challenge, code, channel, verificationId, attemptsUsed };
     });
-    return this.guess({ challenge, attemptsUsed }, { kind: 'code', channel }, client, async (complete) => {
+    const proof: Proof = { kind: 'code', channel };
+    return this.guess({ challenge, attemptsUsed }, proof, client, async (complete) => {
       const outcome = await provider.report({ id: verificationId, method: CHANNEL_METHOD[channel].method, code });
-      if (outcome.kind === 'expired') throw new NotJudged(new AppError('OTP_EXPIRED'));
+      if (outcome.kind === 'expired') throw new NotJudged(this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED')));
       return outcome.kind === 'wrong_code' ? 'wrong' : this.inTransaction(complete);
     });
   }
@@ -294,8 +299,9 @@ export class OtpService {
 
   /**
    * One guess at a challenge's secret. The attempt is counted (per token by reserveAttempt, then
-   * per user here) before the guess is judged, so concurrent guesses cannot exceed the caps; it is given back when the
-   * guess could not be judged, and the user's when it was right: only wrong guesses spend it.
+   * per user here) before the guess is judged, so concurrent guesses cannot exceed the caps; it is
+   * given back when the guess could not be judged, and the user's when it was right: only wrong
+   * guesses spend it.
    */
   private async guess(
     { challenge, attemptsUsed }: { challenge: OtpChallenge; attemptsUsed: number },
@@ -308,10 +314,9 @@ export class OtpService {
     const budget = await wrongCodesPerUser.take(userId);
     if (!budget.ok) {
       await challenges.releaseAttempt(challenge.id);
-      throw new AppError('OTP_ATTEMPTS_EXCEEDED', {
-        message: 'Too many wrong codes for this account. Try again later.',
-        extensions: { retryAfterSeconds: budget.retryAfterSeconds },
-      });
+      const message = 'Too many wrong codes for this account. Try again later.';
+      const refusal = new AppError('OTP_ATTEMPTS_EXCEEDED', { message, extensions: { retryAfterSeconds: budget.retryAfterSeconds } });
+      throw this.failed(challenge, proof, 'attempts_exhausted', refusal);
     }
 
     const complete = async () => {
@@ -335,6 +340,7 @@ export class OtpService {
     }
     if (verdict !== 'wrong') {
       await wrongCodesPerUser.giveBack(userId, budget);
+      if (proof.kind === 'code') this.deps.metrics.codeVerified(proof.channel, destinationOf(challenge));
       logger.info({ challengeId: challenge.id, userId, sessionId: verdict.session.id, purpose: challenge.purpose }, 'second factor verified');
       return verdict;
     }
@@ -343,9 +349,16 @@ export class OtpService {
     logger.info({ challengeId: challenge.id, attemptsRemaining: remaining }, 'wrong code');
     const what = proof.kind === 'recovery' ? 'wrong recovery code' : `wrong ${proof.channel} code`;
     await audit.record({ type: AuthEventType.OTP_FAILED, userId, sessionId: challenge.session?.id, client, detail: what });
-    if (remaining > 0) throw new AppError('OTP_INVALID', { extensions: { attemptsRemaining: remaining } });
+    if (remaining > 0)
+      throw this.failed(challenge, proof, 'wrong_code', new AppError('OTP_INVALID', { extensions: { attemptsRemaining: remaining } }));
     await challenges.lock(challenge.id);
-    throw new AppError('OTP_ATTEMPTS_EXCEEDED');
+    throw this.failed(challenge, proof, 'attempts_exhausted', new AppError('OTP_ATTEMPTS_EXCEEDED'));
+  }
+
+  /** Counts a code not accepted (recovery codes are not sent, so not counted) and hands back the answer. */
+  private failed(challenge: OtpChallenge, proof: Proof, reason: OtpFailure, answer: AppError): AppError {
+    if (proof.kind === 'code') this.deps.metrics.codeFailed(proof.channel, destinationOf(challenge), reason);
+    return answer;
   }
 
   private inTransaction<T>(work: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error';
+import type { Metrics } from '../metrics/metrics';
 import { limitKey } from '../rate-limits/budget';
 import type { Limiter } from '../rate-limits/limiter-store';
 
@@ -41,6 +42,7 @@ export class PumpingGuard {
     private readonly counters: { sends: Limiter; conversions: Limiter },
     private readonly settings: PumpingSettings,
     private readonly logger: Logger,
+    private readonly metrics: Pick<Metrics, 'limiterRefusal'>,
   ) {}
 
   /** RATE_LIMITED when the number's country or prefix looks pumped. */
@@ -53,6 +55,7 @@ export class PumpingGuard {
       if (unconverted < scope.minUnconverted || converted / sent >= this.settings.minConversionRate) continue;
       const retryAfterSeconds = Math.max(1, Math.ceil((sends?.msBeforeNext ?? this.settings.windowSeconds * 1000) / 1000));
       this.warnTripped(scope, { sent, converted, retryAfterSeconds });
+      this.metrics.limiterRefusal(scope.name === 'country' ? 'pumpingPerCountry' : 'pumpingPerPrefix');
       throw new AppError('RATE_LIMITED', {
         message: 'Codes to this destination are paused for a while. Try again later.',
         extensions: { retryAfterSeconds },

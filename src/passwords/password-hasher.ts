@@ -49,6 +49,11 @@ export class PasswordHasher {
     return this.dummyHash;
   }
 
+  /** Hashes and checks waiting for a free worker (read by the metrics at each scrape). */
+  get queueDepth(): number {
+    return this.pool.queueSize;
+  }
+
   async warmUp(): Promise<void> {
     await this.getDummyHash();
   }

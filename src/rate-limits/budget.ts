@@ -21,7 +21,11 @@ export type Taken = { ok: true; until: number } | { ok: false; retryAfterSeconds
 
 /** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */
 export class Budget {
-  constructor(private readonly limiter: Limiter) {}
+  /** `refused` is told of each refusal (the metrics' `rate_limit_refusals_total`). */
+  constructor(
+    private readonly limiter: Limiter,
+    private readonly refused: () => void = () => {},
+  ) {}
 
   async take(identity: string): Promise<Taken> {
     try {
@@ -29,6 +33,7 @@ export class Budget {
       return { ok: true, until: Date.now() + taken.msBeforeNext };
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
+      this.refused();
       return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)) };
     }
   }

@@ -2,6 +2,7 @@ import { buildSchema as buildSdlSchema, type GraphQLDirective, type GraphQLSchem
 import { rateLimitDirective } from 'graphql-rate-limit-directive';
 import type { RateLimitPolicy, Window } from '../config/config';
 import { AppError } from '../errors/app-error';
+import type { Metrics } from '../metrics/metrics';
 import type { GraphQLContext } from '../graphql/context';
 import { emailKey } from '../validation/email';
 import { emailAtNetwork, limitKey } from './budget';
@@ -39,7 +40,7 @@ const SYNCED_POLICIES: ReadonlySet<RateLimitPolicy> = new Set(
   (Object.keys(COUNT_BY) as RateLimitPolicy[]).filter((policy) => policy.endsWith('PerIp')),
 );
 
-function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore) {
+function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore, metrics?: Metrics) {
   return rateLimitDirective({
     name: policy,
     defaultLimit: String(window.limit),
@@ -47,6 +48,7 @@ function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterSt
     keyGenerator: (_directiveArgs, _source, args, context: GraphQLContext) => COUNT_BY[policy](args, context),
     limiterClass: store?.limiterClass(SYNCED_POLICIES.has(policy) ? 'synced' : 'shared') as never,
     onLimit: (response) => {
+      metrics?.limiterRefusal(policy);
       throw new AppError('RATE_LIMITED', { extensions: { retryAfterSeconds: Math.max(1, Math.ceil(response.msBeforeNext / 1000)) } });
     },
   });
@@ -61,9 +63,14 @@ export function rateLimitDirectiveDefinitions(policies: Record<RateLimitPolicy, 
 }
 
 /** Wraps every resolver that carries a rate-limit directive with its limiter. */
-export function applyRateLimits(schema: GraphQLSchema, policies: Record<RateLimitPolicy, Window>, store: LimiterStore): GraphQLSchema {
+export function applyRateLimits(
+  schema: GraphQLSchema,
+  policies: Record<RateLimitPolicy, Window>,
+  store: LimiterStore,
+  metrics: Metrics,
+): GraphQLSchema {
   return (Object.keys(policies) as RateLimitPolicy[]).reduce(
-    (limited, policy) => directiveFor(policy, policies[policy], store).rateLimitDirectiveTransformer(limited),
+    (limited, policy) => directiveFor(policy, policies[policy], store, metrics).rateLimitDirectiveTransformer(limited),
     schema,
   );
 }

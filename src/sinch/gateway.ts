@@ -1,5 +1,6 @@
 import { AppError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
+import { type Metrics, NO_METRICS } from '../metrics/metrics';
 import { SendOutcomeUnknown } from '../otp/otp-provider';
 import { maskPhone } from '../phones/mask';
 import { type BreakerOptions, DEFAULT_BREAKER, SinchBreaker } from './breaker';
@@ -13,6 +14,7 @@ import {
   decideUnansweredStart,
   isOutage,
   type LostStartAnswer,
+  outcomeLabel,
   type ReportOutcome,
   type SinchOperation,
   type StartLookupDecision,
@@ -33,6 +35,7 @@ export interface SinchGatewayOptions {
   clock?: () => Date;
   /** Default: open after 5 consecutive outages, one trial call after 30 s. */
   breaker?: Partial<BreakerOptions>;
+  metrics?: Metrics;
 }
 
 export interface StartInput {
@@ -63,8 +66,10 @@ export class SinchGateway {
   private readonly logger: Logger;
   private readonly clock: () => Date;
   private readonly breaker: SinchBreaker;
+  private readonly metrics: Metrics;
 
   constructor(options: SinchGatewayOptions) {
+    this.metrics = options.metrics ?? NO_METRICS;
     this.clock = options.clock ?? (() => new Date());
     this.logger = options.logger.child({ component: 'sinch-gateway' });
     this.http = new SinchHttp({ ...options, clock: this.clock });
@@ -157,13 +162,18 @@ export class SinchGateway {
   private call(operation: SinchOperation, method: HttpMethod, path: string, body?: object, headers?: Record<string, string>): Promise<Exchange> {
     return this.breaker.run(
       async () => {
-        const startedAt = Date.now();
+        const startedAt = performance.now();
         const result = await performExchange(this.http, operation, method, path, body, headers);
-        this.logger.debug({ operation, answer: result.answer.kind, durationMs: Date.now() - startedAt }, 'Sinch exchange done');
+        const durationMs = performance.now() - startedAt;
+        this.logger.debug({ operation, answer: result.answer.kind, durationMs: Math.round(durationMs) }, 'Sinch exchange done');
+        this.metrics.sinchCall(operation, outcomeLabel(result.answer), durationMs / 1000);
         return result;
       },
       (result) => isOutage(result.answer),
-      (retryAfterSeconds) => ({ operation, answer: { kind: 'circuit_open' }, retryAfterSeconds }),
+      (retryAfterSeconds) => {
+        this.metrics.sinchRefused(operation);
+        return { operation, answer: { kind: 'circuit_open' }, retryAfterSeconds };
+      },
     );
   }
 

@@ -61,6 +61,18 @@ export function decide(operation: SinchOperation, answer: SinchAnswer): Decision
   }
 }
 
+/** A bounded word for the metrics: "ok" for any readable 2xx, else what went wrong (`http_429`...). */
+export function outcomeLabel(answer: SinchAnswer): string {
+  switch (answer.kind) {
+    case 'verification':
+      return 'ok';
+    case 'http':
+      return Number.isInteger(answer.httpStatus) && answer.httpStatus >= 100 && answer.httpStatus <= 599 ? `http_${answer.httpStatus}` : 'http_other';
+    default:
+      return answer.kind;
+  }
+}
+
 /**
  * What the circuit breaker counts against Sinch: no usable answer at all. A 4xx, a wrong code or
  * a DENIED is Sinch answering, so it never opens the circuit (a user typing wrong codes, or one

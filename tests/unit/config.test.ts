@@ -211,4 +211,34 @@ describe('loadConfig', () => {
     ]);
     expect(problemsOf({ SHUTDOWN_DRAIN_SECONDS: '601', SHUTDOWN_TIMEOUT_SECONDS: '2.5' })).toHaveLength(2);
   });
+
+  it('turns metrics on with METRICS_TOKEN and/or METRICS_PORT, off with neither', () => {
+    expect(loadConfig({}).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: '', METRICS_PORT: '' }).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_TOKEN: 'short-is-fine-outside-production' }).metrics).toEqual({
+      token: 'short-is-fine-outside-production',
+      port: undefined,
+      host: '127.0.0.1',
+    });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ token: undefined, port: 9464, host: '0.0.0.0' });
+    for (const bad of ['http', '70000', '-1']) expect(problemsOf({ METRICS_PORT: bad })).toEqual([expect.stringMatching(/^METRICS_PORT /)]);
+    expect(problemsOf({ METRICS_PORT: '4000' })).toEqual([expect.stringMatching(/^METRICS_PORT must differ from PORT/)]);
+    expect(problemsOf({ METRICS_HOST: '0.0.0.0' })).toEqual([expect.stringMatching(/^METRICS_HOST is set but METRICS_PORT is not/)]);
+    expect(problemsOf({ METRICS_TOKEN: 'two words' })).toEqual([expect.stringMatching(/^METRICS_TOKEN /)]);
+    expect(problemsOf({ SINCH_CALLBACK_PATH: '/metrics' })).toEqual([expect.stringMatching(/^SINCH_CALLBACK_PATH /)]);
+  });
+
+  it('refuses a METRICS_TOKEN shorter than 32 characters in production, without echoing it', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/x',
+      SINCH_APPLICATION_KEY: 'k',
+      SINCH_APPLICATION_SECRET: 'c2VjcmV0',
+      JWT_PRIVATE_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    const problems = problemsOf({ ...production, METRICS_TOKEN: 'x'.repeat(31) });
+    expect(problems).toEqual([expect.stringMatching(/^METRICS_TOKEN must be at least 32 characters/)]);
+    expect(problems[0]).not.toContain('x'.repeat(31));
+    expect(problemsOf({ ...production, METRICS_TOKEN: 'x'.repeat(32) })).toEqual([]);
+  });
 });
