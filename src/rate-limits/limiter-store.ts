@@ -1,11 +1,12 @@
+import type { Knex } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config/config';
+import { PostgresSharedCounts, RATE_LIMIT_TABLE } from './shared-counts';
 import { SyncedLimiter } from './synced-limiter';
 
-/** The table the PostgreSQL store writes to; created by a migration, skipped by the ORM's schema diff. */
-export const RATE_LIMIT_TABLE = 'rate_limit';
+export { RATE_LIMIT_TABLE } from './shared-counts';
 
 export interface LimiterOptions {
   keyPrefix: string;
@@ -41,6 +42,7 @@ export class LimiterStore {
   private lastWarning = 0;
   private readonly synced: SyncedLimiter[] = [];
   private syncTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
 
   constructor(
     private readonly config: RateLimitConfig,
@@ -61,11 +63,29 @@ export class LimiterStore {
     return limiter;
   }
 
-  /** Adds every process-held count to the shared store (on the timer, and once more at shutdown). */
-  async syncAll(): Promise<void> {
-    await Promise.all(this.synced.map((limiter) => limiter.sync())).catch((error: unknown) =>
-      this.deps.logger.warn({ err: error }, 'rate-limit counters could not be synced; retrying at the next sync'),
-    );
+  /**
+   * Adds every process-held count to the shared store and learns the totals, all synced limiters
+   * in one statement (on the timer, and once more at shutdown). One sync at a time; a failed one
+   * keeps its points for the next.
+   */
+  syncAll(): Promise<void> {
+    this.syncing ??= this.syncBatch().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async syncBatch(): Promise<void> {
+    const work = this.synced.map((limiter) => limiter.syncWork());
+    const counts = new PostgresSharedCounts(this.deps.knex as Knex);
+    try {
+      const added = await counts.add(work.flatMap((part) => part.increments));
+      const read = await counts.read(work.flatMap((part) => part.reads));
+      const totals = new Map([...added, ...read]);
+      for (const part of work) part.apply(totals);
+    } catch (error) {
+      this.warnUnavailable(error);
+    }
   }
 
   async close(): Promise<void> {
@@ -120,14 +140,14 @@ export class LimiterStore {
     } catch (error) {
       // rate-limiter-flexible rejects with a RateLimiterRes when the limit is reached: not a failure.
       if (error instanceof RateLimiterRes) throw error;
-      if (Date.now() - this.lastWarning > 60_000) {
-        this.lastWarning = Date.now();
-        this.deps.logger.warn(
-          { store: this.config.store, err: error },
-          'rate-limit store unavailable: limits are enforced per process until it is back',
-        );
-      }
+      this.warnUnavailable(error);
       return fallback();
     }
+  }
+
+  private warnUnavailable(error: unknown): void {
+    if (Date.now() - this.lastWarning < 60_000) return;
+    this.lastWarning = Date.now();
+    this.deps.logger.warn({ store: this.config.store, err: error }, 'rate-limit store unavailable: limits are enforced per process until it is back');
   }
 }

@@ -1,6 +1,35 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Limiter, LimiterOptions } from './limiter-store';
 
+/** Points to add to a key's shared counter; a new window of `durationMs` starts where none is live. */
+export interface Increment {
+  key: string;
+  points: number;
+  durationMs: number;
+}
+
+/** A shared counter's total in its live window. */
+export interface Total {
+  points: number;
+  expiresAt: number;
+}
+
+/**
+ * Where synced counts are added up: every key of every synced limiter in one round trip
+ * (LimiterStore batches them), the table rate-limiter-flexible's own limiters use.
+ */
+export interface SharedCounts {
+  add(increments: Increment[]): Promise<Map<string, Total>>;
+  read(keys: string[]): Promise<Map<string, Total>>;
+}
+
+/** One limiter's part of a sync: what to send, and what to do with the totals that come back. */
+export interface SyncWork {
+  increments: Increment[];
+  reads: string[];
+  apply(totals: Map<string, Total>): void;
+}
+
 interface Entry {
   /** The shared counter's value at the last sync (every process's points). */
   shared: number;
@@ -15,9 +44,9 @@ interface Entry {
 /**
  * A limiter for counts where a database write per request would cost more than the request
  * itself and a second's lag between processes is harmless (per-address throttles, the SMS-pumping
- * statistics): this process decides alone, from what the
- * shared store said at the last sync plus what it has admitted since, and every `syncMs` adds its
- * new points to the shared counter in one write per active key and reads the total back.
+ * statistics): this process decides alone, from what the shared store said at the last sync plus
+ * what it has admitted since; every second the store adds every synced limiter's new points in
+ * one statement and answers the totals (LimiterStore).
  *
  * Guarantees: one process enforces the limit exactly (the same answers as counting in the store).
  * Processes learn each other's points when they sync their own, so a client that spreads its
@@ -27,7 +56,6 @@ interface Entry {
  */
 export class SyncedLimiter implements Limiter {
   private readonly entries = new Map<string, Entry>();
-  private syncing: Promise<void> | undefined;
 
   constructor(
     private readonly shared: Limiter,
@@ -75,15 +103,43 @@ export class SyncedLimiter implements Limiter {
     return this.shared.delete(key);
   }
 
+  /** Adds what this process admitted to the shared counters and learns the totals (tests; LimiterStore batches). */
+  async sync(counts: SharedCounts): Promise<void> {
+    const work = this.syncWork();
+    const added = await counts.add(work.increments);
+    const read = await counts.read(work.reads);
+    work.apply(new Map([...added, ...read]));
+  }
+
   /**
-   * Adds what this process admitted to the shared counters and learns the totals. One sync at a
-   * time; a call during a sync waits for it.
+   * Points admitted since the last sync, per key, and keys only read here (another process
+   * counts them). If the sync fails, `apply` is never called and the points wait for the next.
    */
-  sync(): Promise<void> {
-    this.syncing ??= this.syncNow().finally(() => {
-      this.syncing = undefined;
-    });
-    return this.syncing;
+  syncWork(): SyncWork {
+    const now = this.now();
+    const pushed: Array<{ key: string; entry: Entry; points: number }> = [];
+    const watched: Array<{ key: string; entry: Entry }> = [];
+    for (const [key, entry] of this.entries) {
+      if (entry.pending !== 0) pushed.push({ key, entry, points: entry.pending });
+      else if (entry.watched) watched.push({ key, entry });
+      else if (now >= entry.windowEndsAt) this.entries.delete(key);
+    }
+    const durationMs = this.options.duration * 1000;
+    return {
+      increments: pushed.map(({ key, points }) => ({ key: this.storeKey(key), points, durationMs })),
+      reads: watched.map(({ key }) => this.storeKey(key)),
+      apply: (totals) => {
+        for (const { key, entry, points } of pushed) {
+          entry.pending -= points;
+          entry.watched = false;
+          this.learn(entry, totals.get(this.storeKey(key)));
+        }
+        for (const { key, entry } of watched) {
+          entry.watched = false;
+          this.learn(entry, totals.get(this.storeKey(key)));
+        }
+      },
+    };
   }
 
   /** Keys held (for tests and metrics). */
@@ -91,39 +147,17 @@ export class SyncedLimiter implements Limiter {
     return this.entries.size;
   }
 
-  private async syncNow(): Promise<void> {
-    const work: Array<Promise<void>> = [];
-    for (const [key, entry] of this.entries) {
-      if (entry.pending !== 0) work.push(this.push(key, entry));
-      else if (entry.watched) work.push(this.refresh(key, entry));
-      else if (this.now() >= entry.windowEndsAt) this.entries.delete(key);
-      entry.watched = false;
+  /** The key as rate-limiter-flexible's limiters store it (same table, same rows). */
+  private storeKey(key: string): string {
+    return `${this.options.keyPrefix}:${key}`;
+  }
+
+  private learn(entry: Entry, total: Total | undefined): void {
+    if (!total) {
+      entry.shared = 0;
+      return;
     }
-    await Promise.all(work);
-  }
-
-  private push(key: string, entry: Entry): Promise<void> {
-    const points = entry.pending;
-    return this.shared.consume(key, points).then(
-      (total) => this.learn(entry, points, total),
-      (refused: unknown) => {
-        // Over the limit in the shared store: still a total to learn, not a failure.
-        if (refused instanceof RateLimiterRes) return this.learn(entry, points, refused);
-        throw refused;
-      },
-    );
-  }
-
-  /** A key only read here (another process counts it): its total as the store has it now. */
-  private async refresh(key: string, entry: Entry): Promise<void> {
-    const stored = await this.shared.get(key);
-    if (stored) this.learn(entry, 0, stored);
-    else entry.shared = 0;
-  }
-
-  private learn(entry: Entry, points: number, total: RateLimiterRes): void {
-    entry.pending -= points;
-    entry.shared = total.consumedPoints;
-    entry.windowEndsAt = this.now() + total.msBeforeNext;
+    entry.shared = total.points;
+    entry.windowEndsAt = total.expiresAt;
   }
 }

@@ -35,7 +35,7 @@ export class SessionRepository extends EntityRepository<AuthSession> {
    * a primary-key probe inside it, the row read as a plain record (every bearer request runs this).
    */
   async findUserOfLiveSession(sessionId: string, userId: string, now: Date): Promise<UserRecord | null> {
-    const [row] = await queryPrepared<UserRow>(this.em, USER_OF_LIVE_SESSION, [userId, sessionId, now]);
+    const [row] = await queryPrepared<UserRow>(this.em.getKnex(), USER_OF_LIVE_SESSION, [userId, sessionId, now]);
     if (!row) return null;
     // The ORM's pool leaves timestamps as text (the ORM parses them itself).
     const date = (value: string) => new Date(value);

@@ -1,0 +1,60 @@
+import type { Knex } from '@mikro-orm/postgresql';
+import { queryPrepared } from '../db/prepared';
+import type { Increment, SharedCounts, Total } from './synced-limiter';
+
+/** The table the PostgreSQL store writes to; created by a migration, skipped by the ORM's schema diff. */
+export const RATE_LIMIT_TABLE = 'rate_limit';
+
+/**
+ * rate-limiter-flexible's upsert (same rows, same rule: a window that has ended starts again with
+ * the new points), for many keys in one statement.
+ */
+const ADD = {
+  name: 'synced-counts-add',
+  text: `insert into ${RATE_LIMIT_TABLE} (key, points, expire)
+      select * from unnest($1::varchar[], $2::integer[], $3::bigint[])
+    on conflict (key) do update set
+      points = case when ${RATE_LIMIT_TABLE}.expire <= $4 then excluded.points else ${RATE_LIMIT_TABLE}.points + excluded.points end,
+      expire = case when ${RATE_LIMIT_TABLE}.expire <= $4 then excluded.expire else ${RATE_LIMIT_TABLE}.expire end
+    returning key, points, expire`,
+};
+
+const READ = {
+  name: 'synced-counts-read',
+  text: `select key, points, expire from ${RATE_LIMIT_TABLE} where key = any($1::varchar[]) and expire > $2`,
+};
+
+interface Row {
+  key: string;
+  points: number;
+  expire: string;
+}
+
+/** The synced limiters' counts in the service's PostgreSQL: one round trip per sync, whatever the number of keys. */
+export class PostgresSharedCounts implements SharedCounts {
+  constructor(
+    private readonly knex: Knex,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async add(increments: Increment[]): Promise<Map<string, Total>> {
+    if (increments.length === 0) return new Map();
+    const now = this.now();
+    const rows = await queryPrepared<Row>(this.knex, ADD, [
+      increments.map(({ key }) => key),
+      increments.map(({ points }) => points),
+      increments.map(({ durationMs }) => now + durationMs),
+      now,
+    ]);
+    return totalsOf(rows);
+  }
+
+  async read(keys: string[]): Promise<Map<string, Total>> {
+    if (keys.length === 0) return new Map();
+    return totalsOf(await queryPrepared<Row>(this.knex, READ, [keys, this.now()]));
+  }
+}
+
+function totalsOf(rows: Row[]): Map<string, Total> {
+  return new Map(rows.map((row) => [row.key, { points: row.points, expiresAt: Number(row.expire) }]));
+}
