@@ -8,7 +8,7 @@ import { type Fault, FaultQueue, handlesFirst, invalidParameter, notFound, Sinch
 import { readBody, writeJson } from './io';
 import { VerificationLifecycle } from './lifecycle';
 import { findRoute, type RouteAnswer } from './routes';
-import { VerificationStore, type EmulatedVerification, type StoreEvent } from './store';
+import { VerificationStore, type EmulatedVerification, type StoreEvent, type StoreSizes } from './store';
 import type { RecordedRequest, RequestInterceptor, SinchEmulatorOptions } from './types';
 
 export type { Fault, FaultKind, FaultTarget } from './faults';
@@ -124,6 +124,11 @@ export class SinchEmulator {
   /** Resolves when every callback sent so far has been answered (or has failed). */
   async settled(): Promise<void> {
     await this.sender?.settled();
+  }
+
+  /** How much is kept, to check the bounds. */
+  get stats(): StoreSizes & { callbacks: number; requests: number } {
+    return { ...this.store.sizes, callbacks: this.callbacks.length, requests: this.requests.length };
   }
 
   /** Hook for one-off fault tricks; `undefined` removes it. */
