@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { type StoreEvent, type StoreSizes, VerificationStore } from '../../src/sinch/emulator/store';
-import { manualClock } from './support';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CallbackSender } from '../../src/sinch/emulator/callbacks';
+import { type EmulatedVerification, type StoreEvent, type StoreSizes, VerificationStore } from '../../src/sinch/emulator/store';
+import { APP_KEY, APP_SECRET, captureLogger, manualClock } from './support';
 
 // Issue 11: `npm start` runs the emulator as long as the service, so what it keeps must stay
 // bounded and expire. Driven through the store's in-memory API (HTTP would take minutes for 20k).
@@ -102,5 +105,64 @@ describe('the emulator keeps bounded, expiring verifications', () => {
     expect(store.sizes).toEqual({ verifications: MAX_KEPT, numbers: MAX_KEPT, references: MAX_KEPT });
     expect(store.get(oldest.id)).toBeUndefined();
     expect(store.findLatest(numberOf(0))).toBeUndefined();
+  });
+});
+
+describe('the callbacks kept for inspection', () => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(() => close?.());
+
+  /** Answers allow at once, except for verification `held`, answered when the test says. */
+  async function receiver() {
+    let heldReply: ServerResponse | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        if (Buffer.concat(chunks).includes('"held"')) heldReply = res;
+        else res.writeHead(200, { 'content-type': 'application/json' }).end('{"action":"allow"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    close = () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    const release = () => heldReply?.writeHead(200, { 'content-type': 'application/json' }).end('{"action":"allow"}');
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sinch/callbacks`, release };
+  }
+
+  const verification = (id: string) =>
+    ({ id, method: 'sms', endpoint: numberOf(1), codeType: 'Numeric', secret: '123456', status: 'PENDING', reports: 0 }) as EmulatedVerification;
+
+  it('are the newest few answered ones plus any older one still unanswered', async () => {
+    const { url, release } = await receiver();
+    const logger = captureLogger().logger;
+    const sender = new CallbackSender({
+      url,
+      applicationKey: APP_KEY,
+      applicationSecret: APP_SECRET,
+      clock: () => new Date(),
+      logger,
+      timeoutMs: 5000,
+      keepAnswered: 3,
+    });
+
+    const held = sender.requestApproval(verification('held'));
+    for (let i = 0; i < 10; i++) await sender.requestApproval(verification(`v-${i}`));
+    // Today's bug: all eleven kept, and every one after them, for as long as the process runs.
+    expect(sender.deliveries.map((d) => [d.verificationId, d.status])).toEqual([
+      ['held', undefined],
+      ['v-7', 200],
+      ['v-8', 200],
+      ['v-9', 200],
+    ]);
+
+    release();
+    expect(await held).toBe('allow');
+    await sender.requestApproval(verification('v-10'));
+    expect(sender.deliveries.map((d) => d.verificationId)).toEqual(['v-8', 'v-9', 'v-10']);
+    sender.close();
   });
 });

@@ -34,12 +34,23 @@ export interface CallbackSenderOptions {
   clock: () => Date;
   logger: Logger;
   timeoutMs: number;
+  /** Default KEEP_ANSWERED. */
+  keepAnswered?: number;
 }
 
 const CONTENT_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * Deliveries kept for tests to inspect: the newest this many, plus any older one still waiting
+ * for its answer (a test may be about to read it). Bounded because the emulator runs as long as
+ * `npm start` does; unanswered ones are bounded by the callback timeout.
+ */
+const KEEP_ANSWERED = 2000;
+
 export class CallbackSender {
+  /** Oldest first; trimmed in place, so a reference to it stays current. */
   readonly deliveries: CallbackDelivery[] = [];
+  private readonly keepAnswered: number;
   private readonly path: string;
   private readonly pending = new Set<Promise<unknown>>();
   /** Later events go one after another, so a backend sees them in the order they happened. */
@@ -48,6 +59,7 @@ export class CallbackSender {
 
   constructor(private readonly options: CallbackSenderOptions) {
     this.path = new URL(options.url).pathname;
+    this.keepAnswered = options.keepAnswered ?? KEEP_ANSWERED;
   }
 
   /** VerificationRequestEvent: the start is answered only once the backend has. */
@@ -92,6 +104,7 @@ export class CallbackSender {
     const headers = { 'content-type': CONTENT_TYPE, 'x-timestamp': timestamp, authorization: signed.replace(/^Application /, 'application ') };
     const delivery: CallbackDelivery = { event, verificationId: verification.id, rawBody, headers };
     this.deliveries.push(delivery);
+    this.trim();
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.stopping.signal]);
       const response = await fetch(this.options.url, { method: 'POST', headers, body: rawBody, signal });
@@ -107,10 +120,22 @@ export class CallbackSender {
     return delivery;
   }
 
+  /** On each push: only those older than the newest `keepAnswered` may go, answered ones only. */
+  private trim(): void {
+    const { deliveries } = this;
+    let at = 0;
+    while (deliveries.length > this.keepAnswered && at < deliveries.length - this.keepAnswered) {
+      if (answered(deliveries[at])) deliveries.splice(at, 1);
+      else at += 1;
+    }
+  }
+
   private keys() {
     return { applicationKey: this.options.applicationKey, applicationSecret: this.options.applicationSecret };
   }
 }
+
+const answered = (d: CallbackDelivery) => d.status !== undefined || d.error !== undefined;
 
 const identity = (v: Readonly<EmulatedVerification>) => ({ type: 'number', endpoint: v.endpoint });
 const optional = (v: Readonly<EmulatedVerification>) => ({

@@ -15,6 +15,12 @@ export type { Fault, FaultKind, FaultTarget } from './faults';
 export type { CallbackDelivery } from './callbacks';
 export type { RecordedRequest, RequestInterceptor, SinchEmulatorOptions } from './types';
 
+/**
+ * What the emulator keeps is bounded (it runs as long as `npm start`): these last requests, the
+ * verifications (store.ts: forgotten after they end or expire, with a cap) and the callbacks
+ * (callbacks.ts: the newest few thousand plus unanswered ones). The rest grows only with
+ * what a test asks for (faults, held answers, listeners, undeliverable numbers).
+ */
 const MAX_RECORDED = 1000;
 
 /** A local Sinch Verification API over real HTTP, for development and conformance tests. */
@@ -116,7 +122,7 @@ export class SinchEmulator {
     this.lifecycle.failDeliveryTo(phoneNumber);
   }
 
-  /** Every callback sent, oldest first, with the backend's answer once it came. */
+  /** Callbacks sent, oldest first, with the backend's answer once it came: the newest 2000 answered and any unanswered. */
   get callbacks(): readonly CallbackDelivery[] {
     return this.sender?.deliveries ?? [];
   }
