@@ -34,20 +34,37 @@ export interface CallbackSenderOptions {
   clock: () => Date;
   logger: Logger;
   timeoutMs: number;
+  /** Default KEEP_ANSWERED. */
+  keepAnswered?: number;
 }
 
 const CONTENT_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * Deliveries kept for tests to inspect: the newest this many, plus any older one still waiting
+ * for its answer (a test may be about to read it). Bounded because the emulator runs as long as
+ * `npm start` does; unanswered ones are bounded by the callback timeout.
+ */
+const KEEP_ANSWERED = 2000;
+
 export class CallbackSender {
+  /** Oldest first; trimmed in place, so a reference to it stays current. */
   readonly deliveries: CallbackDelivery[] = [];
+  private readonly keepAnswered: number;
   private readonly path: string;
   private readonly pending = new Set<Promise<unknown>>();
   /** Later events go one after another, so a backend sees them in the order they happened. */
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly stopping = new AbortController();
+  /**
+   * One per callback in flight, aborted by `close`. Not AbortSignal.any with a long-lived signal:
+   * on Node 20 that retains every signal combined with it (about 60 bytes per callback, forever).
+   */
+  private readonly inFlight = new Set<AbortController>();
+  private closed = false;
 
   constructor(private readonly options: CallbackSenderOptions) {
     this.path = new URL(options.url).pathname;
+    this.keepAnswered = options.keepAnswered ?? KEEP_ANSWERED;
   }
 
   /** VerificationRequestEvent: the start is answered only once the backend has. */
@@ -75,7 +92,8 @@ export class CallbackSender {
   }
 
   close(): void {
-    this.stopping.abort();
+    this.closed = true;
+    for (const controller of this.inFlight) controller.abort();
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -92,13 +110,20 @@ export class CallbackSender {
     const headers = { 'content-type': CONTENT_TYPE, 'x-timestamp': timestamp, authorization: signed.replace(/^Application /, 'application ') };
     const delivery: CallbackDelivery = { event, verificationId: verification.id, rawBody, headers };
     this.deliveries.push(delivery);
+    this.trim();
+    const controller = new AbortController();
+    this.inFlight.add(controller);
+    if (this.closed) controller.abort();
+    const timer = setTimeout(() => controller.abort(new DOMException('Callback timed out', 'TimeoutError')), this.options.timeoutMs).unref();
     try {
-      const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.stopping.signal]);
-      const response = await fetch(this.options.url, { method: 'POST', headers, body: rawBody, signal });
+      const response = await fetch(this.options.url, { method: 'POST', headers, body: rawBody, signal: controller.signal });
       delivery.status = response.status;
       delivery.reply = await response.text();
     } catch (error) {
       delivery.error = error instanceof Error ? error.name : 'unknown';
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
     }
     const ok = delivery.status !== undefined && delivery.status >= 200 && delivery.status <= 299;
     const line = { event, verificationId: verification.id, httpStatus: delivery.status, error: delivery.error };
@@ -107,10 +132,22 @@ export class CallbackSender {
     return delivery;
   }
 
+  /** On each push: only those older than the newest `keepAnswered` may go, answered ones only. */
+  private trim(): void {
+    const { deliveries } = this;
+    let at = 0;
+    while (deliveries.length > this.keepAnswered && at < deliveries.length - this.keepAnswered) {
+      if (answered(deliveries[at])) deliveries.splice(at, 1);
+      else at += 1;
+    }
+  }
+
   private keys() {
     return { applicationKey: this.options.applicationKey, applicationSecret: this.options.applicationSecret };
   }
 }
+
+const answered = (d: CallbackDelivery) => d.status !== undefined || d.error !== undefined;
 
 const identity = (v: Readonly<EmulatedVerification>) => ({ type: 'number', endpoint: v.endpoint });
 const optional = (v: Readonly<EmulatedVerification>) => ({

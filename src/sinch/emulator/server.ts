@@ -8,13 +8,19 @@ import { type Fault, FaultQueue, handlesFirst, invalidParameter, notFound, Sinch
 import { readBody, writeJson } from './io';
 import { VerificationLifecycle } from './lifecycle';
 import { findRoute, type RouteAnswer } from './routes';
-import { VerificationStore, type EmulatedVerification, type StoreEvent } from './store';
+import { VerificationStore, type EmulatedVerification, type StoreEvent, type StoreSizes } from './store';
 import type { RecordedRequest, RequestInterceptor, SinchEmulatorOptions } from './types';
 
 export type { Fault, FaultKind, FaultTarget } from './faults';
 export type { CallbackDelivery } from './callbacks';
 export type { RecordedRequest, RequestInterceptor, SinchEmulatorOptions } from './types';
 
+/**
+ * What the emulator keeps is bounded (it runs as long as `npm start`): these last requests, the
+ * verifications (store.ts: forgotten after they end or expire, with a cap) and the callbacks
+ * (callbacks.ts: the newest few thousand plus unanswered ones). The rest grows only with
+ * what a test asks for (faults, held answers, listeners, undeliverable numbers).
+ */
 const MAX_RECORDED = 1000;
 
 /** A local Sinch Verification API over real HTTP, for development and conformance tests. */
@@ -116,7 +122,7 @@ export class SinchEmulator {
     this.lifecycle.failDeliveryTo(phoneNumber);
   }
 
-  /** Every callback sent, oldest first, with the backend's answer once it came. */
+  /** Callbacks sent, oldest first, with the backend's answer once it came: the newest 2000 answered and any unanswered. */
   get callbacks(): readonly CallbackDelivery[] {
     return this.sender?.deliveries ?? [];
   }
@@ -124,6 +130,11 @@ export class SinchEmulator {
   /** Resolves when every callback sent so far has been answered (or has failed). */
   async settled(): Promise<void> {
     await this.sender?.settled();
+  }
+
+  /** How much is kept, to check the bounds. */
+  get stats(): StoreSizes & { callbacks: number; requests: number } {
+    return { ...this.store.sizes, callbacks: this.callbacks.length, requests: this.requests.length };
   }
 
   /** Hook for one-off fault tricks; `undefined` removes it. */
