@@ -29,12 +29,18 @@
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { RATE_LIMIT_POLICIES } from '../src/config/config';
-import { type FlowClient, GraphQLClient, RestClient } from './lib/clients';
-import { BenchDatabase } from './lib/db';
-import { closedLoop } from './lib/http';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import bcrypt from 'bcryptjs';
+import { Client } from 'pg';
+import { type FlowClient, GraphQLClient, PASSWORD, RestClient, signIn, Users } from './lib/clients';
+import { BenchDatabase, type DbCounters } from './lib/db';
+import { closedLoop, HttpTarget, median, quantile, sleep } from './lib/http';
 import { Child } from './lib/processes';
 import { fmt, Report, seconds } from './lib/report';
 
@@ -47,6 +53,39 @@ const SETTINGS = {
   meRoundMs: QUICK ? 1500 : 4000,
   meWarmupMs: QUICK ? 500 : 2000,
   meConcurrency: 16,
+  /** login / requestOtp / verifyOtp, one at a time, service and Express interleaved. */
+  latencySamples: QUICK ? 20 : 150,
+  /** requestOtp with an emulator that calls back, against one that does not. */
+  callbackSamples: QUICK ? 10 : 60,
+  /** Whole sign-ins per target for CPU time and PostgreSQL transactions. */
+  signIns: QUICK ? 30 : 300,
+  /** login / verifyOtp on the service alone at 1k users, then at 1M. */
+  scaleSamples: QUICK ? 20 : 100,
+  scaleUsers: QUICK ? 50_000 : 1_000_000,
+  /** Cost 12: raw bcryptjs compares, login saturation, `me` under it: seconds each. */
+  saturationMs: QUICK ? 3000 : 10_000,
+  /** Logins in flight to keep the service's hashing pool busy, per core. */
+  saturationPerCore: 4,
+  /** Interleaved login pairs (unknown email, wrong password) at cost 12. */
+  enumerationSamples: QUICK ? 6 : 30,
+  /** Sign-ins before each heap reading (BENCH_HEAP_SIGNINS=10000,50000), and the step's time budget. */
+  heapSignIns: (process.env.BENCH_HEAP_SIGNINS ?? (QUICK ? '300,1500' : '10000,50000')).split(',').map(Number) as [number, number],
+  heapBudgetMs: Number(process.env.BENCH_HEAP_SECONDS ?? (QUICK ? 60 : 240)) * 1000,
+  heapConcurrency: 16,
+  /** `me` with metrics on and off: rounds of this many seconds each, interleaved. */
+  metricsRounds: QUICK ? 1 : 3,
+  metricsRoundMs: QUICK ? 1500 : 4000,
+};
+
+/**
+ * How the service's metrics are switched (the service has no such switch yet at the time of
+ * writing: the row says n/a until GET BENCH_METRICS_PATH answers 200 with BENCH_METRICS_ON set and
+ * something else with BENCH_METRICS_OFF set). Each is VAR=value[,VAR=value].
+ */
+const METRICS = {
+  on: process.env.BENCH_METRICS_ON ?? 'METRICS_ENABLED=true',
+  off: process.env.BENCH_METRICS_OFF ?? 'METRICS_ENABLED=false',
+  path: process.env.BENCH_METRICS_PATH ?? '/metrics',
 };
 
 const EXPECTED = QUICK ? 'about 1 minute' : 'about 10 minutes';
@@ -58,10 +97,17 @@ interface Running {
   service: Child;
   floor: Child;
   express: Child;
+  /** The service with an emulator that sends callbacks (its own database), for one row. */
+  callbackService: Child;
+  callbackEmulator: Child;
   children: Child[];
   serviceClient: GraphQLClient;
   floorClient: GraphQLClient;
   expressClient: RestClient;
+  callbackClient: GraphQLClient;
+  /** Users of each target: distinct emails and phone numbers. */
+  serviceUsers: Users;
+  expressUsers: Users;
   sinch: { applicationKey: string; applicationSecret: string };
   jwtPrivateKey: string;
   run: string;
@@ -90,13 +136,36 @@ async function main(): Promise<void> {
     report.progress(`${db.description}; logs in ${logDir}`);
 
     await report.step('`me`: floor, service, Express', () => meComparison(running, report));
+    await report.step('login / requestOtp / verifyOtp latency at bcrypt cost 4: service and Express', () => latencyComparison(running, report));
+    await report.step('requestOtp with an emulator that calls back', () => callbackComparison(running, report));
+    const scale = await report.step('login / verifyOtp on the service at 1k users', () => scaleSample(running, 1000));
+    let quietSince = Date.now();
+    const before = await report.step('waiting for PostgreSQL statistics to settle (11 s after the last request)', async () => ({
+      service: await running.db.settledCounters('bench_service', quietSince),
+      express: await running.db.settledCounters('bench_express', quietSince),
+    }));
+    const signIns = await report.step(`${SETTINGS.signIns} whole sign-ins per target: CPU time`, () => signInCost(running, report));
+    quietSince = Date.now();
+    // While the statistics of those settle: the cost-12 rows, on a service and database of their own.
+    await report.step('bcrypt cost 12: raw compares/s, login saturation, `me` under it, enumeration timing', () => saturation(running, report));
+    const after = await report.step('waiting for PostgreSQL statistics to settle', async () => ({
+      service: await running.db.settledCounters('bench_service', quietSince),
+      express: await running.db.settledCounters('bench_express', quietSince),
+    }));
+    transactionRows(report, before, after, signIns);
+    await report.step(`heap after GC, ${SETTINGS.heapSignIns.join(' → ')} sign-ins`, () => heapGrowth(running, report));
+    await report.step('me requests/s with metrics on and off', () => metricsComparison(running, report));
+    await report.step(`login / verifyOtp on the service at ${SETTINGS.scaleUsers.toLocaleString('en')} users`, () =>
+      scaleComparison(running, report, scale),
+    );
   } catch (error) {
     report.progress(`bench failed; child logs are kept in ${logDir}`);
     await stopAll().catch(() => {});
     throw error;
   }
   await stopAll();
-  await rm(logDir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP_LOGS === '1') report.progress(`child logs kept in ${logDir}`);
+  else await rm(logDir, { recursive: true, force: true });
   console.log('');
   console.log(report.table());
   console.log('');
@@ -106,7 +175,9 @@ async function main(): Promise<void> {
 async function startAll(db: BenchDatabase, logDir: string, children: Child[]): Promise<Running> {
   const sinch = { applicationKey: randomUUID(), applicationSecret: randomBytes(16).toString('base64') };
   const jwtPrivateKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const [serviceDb, expressDb] = await Promise.all([db.recreate('bench_service'), db.recreate('bench_express')]);
+  const serviceDb = await db.recreate('bench_service');
+  const expressDb = await db.recreate('bench_express');
+  const callbackDb = await db.recreate('bench_service_cb');
   const start = async (name: string, entry: string, env: Record<string, string>) => {
     const child = await Child.start(name, entry, env, logDir);
     children.push(child);
@@ -123,6 +194,19 @@ async function startAll(db: BenchDatabase, logDir: string, children: Child[]): P
       ...sinchEnv,
     }),
   ]);
+  // The callback pair: the service must know the emulator's address, and the emulator the service's.
+  const callbackEmulatorPort = await freePort();
+  const callbackService = await start(
+    'service-callbacks',
+    'bench/service-process.ts',
+    serviceEnv({ databaseUrl: callbackDb, sinchUrl: `http://127.0.0.1:${callbackEmulatorPort}`, sinch, jwtPrivateKey, bcryptCost: 4 }),
+  );
+  const callbackEmulator = await start('emulator-callbacks', 'bench/emulator-process.ts', {
+    ...sinchEnv,
+    LOG_LEVEL: 'info',
+    SINCH_EMULATOR_PORT: String(callbackEmulatorPort),
+    SINCH_EMULATOR_CALLBACK_URL: `${new URL(callbackService.url).origin}/sinch/callbacks`,
+  });
   const serviceOrigin = new URL(service.url).origin;
   const floor = await start('floor', 'bench/floor.ts', {
     DATABASE_URL: serviceDb,
@@ -138,10 +222,15 @@ async function startAll(db: BenchDatabase, logDir: string, children: Child[]): P
     service,
     floor,
     express,
+    callbackService,
+    callbackEmulator,
     children,
     serviceClient: new GraphQLClient('service', service.url),
     floorClient: new GraphQLClient('floor', floor.url),
     expressClient: new RestClient('Express', express.url),
+    callbackClient: new GraphQLClient('service (callbacks)', callbackService.url),
+    serviceUsers: new Users(`s${Date.now().toString(36)}`, 0),
+    expressUsers: new Users(`x${Date.now().toString(36)}`, 500_000),
     sinch,
     jwtPrivateKey,
     run: Date.now().toString(36),
@@ -182,12 +271,15 @@ function serviceEnv(options: {
   };
 }
 
-/** A signed-in user of `client`: its access token. */
-async function signedIn(running: Running, client: FlowClient, email: string, phoneNumber: string): Promise<string> {
-  const pending = await client.register(email, 'correct horse battery staple', phoneNumber);
-  await client.requestOtp(pending);
-  const code = await running.emulator.ask<string>('code', { phoneNumber });
-  return client.verifyOtp(pending, code);
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /**
@@ -196,8 +288,8 @@ async function signedIn(running: Running, client: FlowClient, email: string, pho
  * target's own process.
  */
 async function meComparison(running: Running, report: Report): Promise<void> {
-  const serviceToken = await signedIn(running, running.serviceClient, `me.${running.run}@example.com`, '+447400990001');
-  const expressToken = await signedIn(running, running.expressClient, `me.${running.run}@example.com`, '+447400990002');
+  const serviceToken = await signIn(running.serviceClient, running.emulator, running.serviceUsers.take());
+  const expressToken = await signIn(running.expressClient, running.emulator, running.expressUsers.take());
   const targets = [
     { name: 'floor', child: running.floor, request: running.floorClient.meRequest(serviceToken) },
     { name: 'service', child: running.service, request: running.serviceClient.meRequest(serviceToken) },
@@ -220,6 +312,7 @@ async function meComparison(running: Running, report: Report): Promise<void> {
     `me requests/s: floor ${fmt(floor.rps)}, service ${fmt(service.rps)}, Express ${fmt(express.rps)} (${service.count} service requests over ${seconds(targets[1].ms)})`,
   );
   report.add({
+    rank: 10,
     measure: '`me` requests/s, 16 concurrent',
     service: fmt(service.rps),
     comparator: `floor ${fmt(floor.rps)}`,
@@ -228,6 +321,7 @@ async function meComparison(running: Running, report: Report): Promise<void> {
     ok: service.rps / floor.rps >= 0.5,
   });
   report.add({
+    rank: 11,
     measure: '`me` requests/s, 16 concurrent',
     service: fmt(service.rps),
     comparator: `Express ${fmt(express.rps)}`,
@@ -236,12 +330,453 @@ async function meComparison(running: Running, report: Report): Promise<void> {
     ok: service.rps / express.rps >= 1,
   });
   report.add({
+    rank: 20,
     measure: 'CPU ms per `me` (target process)',
     service: fmt(service.cpu),
     comparator: `floor ${fmt(floor.cpu)} / Express ${fmt(express.cpu)}`,
     ratio: service.cpu / floor.cpu,
     target: '(informative; ratio to floor)',
   });
+}
+
+/**
+ * Cost 12 on a service of its own (its own database): bcryptjs compares/s with one worker thread
+ * per core and nothing else running, the service's logins/s with enough logins in flight to keep
+ * its hashing pool busy, the p99 of `me` (one at a time, paced) while the logins saturate the CPU,
+ * and the login timing of an unknown email against a wrong password (enumeration).
+ */
+async function saturation(running: Running, report: Report): Promise<void> {
+  const databaseUrl = await running.db.recreate('bench_service_sat');
+  const child = await Child.start(
+    'service-cost12',
+    'bench/service-process.ts',
+    serviceEnv({ databaseUrl, sinchUrl: running.emulator.url, sinch: running.sinch, jwtPrivateKey: running.jwtPrivateKey, bcryptCost: 12 }),
+    running.logDir,
+  );
+  running.children.push(child);
+  const client = new GraphQLClient('service (cost 12)', child.url);
+  try {
+    const users = new Users(`t${running.run}`, 900_000);
+    const user = users.take();
+    const accessToken = await signIn(client, running.emulator, user);
+    const me = client.meRequest(accessToken);
+    const cores = availableParallelism();
+    const ms = SETTINGS.saturationMs;
+
+    const raw = await rawCompares(bcrypt.hashSync(PASSWORD, 12), cores, ms);
+    report.progress(`raw bcryptjs, ${cores} worker threads: ${fmt(raw)} compares/s`);
+
+    const login = () => client.login(user.email, PASSWORD).then(() => {});
+    const concurrency = SETTINGS.saturationPerCore * cores;
+    await closedLoop({ concurrency, durationMs: 1500, task: login }); // the pool's threads started
+    const logins = await closedLoop({ concurrency, durationMs: ms, task: login });
+    report.progress(`service: ${fmt(logins.perSecond)} logins/s with ${concurrency} in flight`);
+    report.add({
+      rank: 70,
+      measure: 'login/s at saturation ÷ raw bcryptjs compares/s (cost 12, all cores)',
+      service: fmt(logins.perSecond),
+      comparator: `raw ${fmt(raw)}`,
+      ratio: logins.perSecond / raw,
+      target: '≥ 0.9',
+      ok: logins.perSecond / raw >= 0.9,
+    });
+
+    // `me` one at a time with a pause between (about 50/s), while the logins keep the CPU busy.
+    const stop = performance.now() + ms;
+    const mes: number[] = [];
+    const [, saturated] = await Promise.all([
+      (async () => {
+        while (performance.now() < stop) {
+          const t0 = performance.now();
+          await me();
+          mes.push(performance.now() - t0);
+          await sleep(20);
+        }
+      })(),
+      closedLoop({ concurrency, durationMs: ms, task: login }),
+    ]);
+    const p99 = quantile(mes, 0.99);
+    report.add({
+      rank: 80,
+      measure: '`me` p99 while login saturates the CPU (ms)',
+      service: fmt(p99),
+      comparator: `p50 ${fmt(median(mes))}, ${mes.length} requests`,
+      target: '≤ 25 ms',
+      ok: p99 <= 25,
+    });
+    report.progress(`me: p50 ${fmt(median(mes))} ms, p99 ${fmt(p99)} ms over ${mes.length} requests; meanwhile ${fmt(saturated.perSecond)} logins/s`);
+
+    // Enumeration: an unknown email and a wrong password, interleaved so drift hits both alike.
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    for (let i = 0; i < SETTINGS.enumerationSamples; i++) {
+      for (const [into, email, password] of [
+        [unknown, `nobody.${running.run}.${i}@example.com`, PASSWORD],
+        [wrong, user.email, `wrong password ${i}`],
+      ] as const) {
+        const t0 = performance.now();
+        if (!(await client.loginRefused(email, password))) throw new Error('login was not refused with INVALID_CREDENTIALS');
+        into.push(performance.now() - t0);
+      }
+    }
+    const gap = median(wrong) - median(unknown);
+    report.add({
+      rank: 120,
+      measure: 'login p50, wrong password − unknown email, cost 12 (ms)',
+      service: fmt(gap),
+      comparator: `wrong ${fmt(median(wrong))} / unknown ${fmt(median(unknown))}`,
+      ratio: gap / median(wrong),
+      target: '(informative: enumeration by timing)',
+    });
+  } finally {
+    client.close();
+    await child.stop();
+    await running.db.drop('bench_service_sat');
+  }
+}
+
+/** bcryptjs compares/s at cost 12: one worker thread per core, back to back for `ms`. */
+async function rawCompares(hash: string, threads: number, ms: number): Promise<number> {
+  const results = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<{ count: number; ms: number }>((resolve, reject) => {
+          const worker = new Worker(path.join(__dirname, 'lib', 'bcrypt-worker.js'), { workerData: { password: PASSWORD, hash, ms } });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  return results.reduce((sum, { count, ms: took }) => sum + (took > 0 ? (count * 1000) / took : 0), 0);
+}
+
+/**
+ * Heap after GC of the service after a first batch of whole sign-ins and after more: a leak grows
+ * with sign-ins, a cache fills and stops. 16 at a time; bounded by a time budget, after which the
+ * step reports the counts it reached.
+ */
+async function heapGrowth(running: Running, report: Report): Promise<void> {
+  const [first, second] = SETTINGS.heapSignIns;
+  const budgetEnd = performance.now() + SETTINGS.heapBudgetMs;
+  let done = 0;
+  const runUntil = async (target: number, until: number) => {
+    const load = await closedLoop({
+      concurrency: SETTINGS.heapConcurrency,
+      count: target - done,
+      durationMs: until - performance.now(),
+      task: async () => void (await signIn(running.serviceClient, running.emulator, running.serviceUsers.take())),
+    });
+    done += load.count;
+    return load;
+  };
+  // The first reading may take at most a fifth of the budget.
+  const a = await runUntil(first, performance.now() + SETTINGS.heapBudgetMs / 5);
+  const firstCount = done;
+  const heapA = await running.service.heapAfterGc();
+  report.progress(`${firstCount} sign-ins (${fmt(a.perSecond)}/s): heap ${fmt(heapA / 2 ** 20)} MiB after GC`);
+  await runUntil(second, budgetEnd);
+  const heapB = await running.service.heapAfterGc();
+  report.progress(`${done} sign-ins: heap ${fmt(heapB / 2 ** 20)} MiB after GC`);
+  const label = (n: number) => (n >= 1000 ? `${Math.round(n / 100) / 10}k` : String(n));
+  report.add({
+    rank: 60,
+    measure: `heap after GC, ${label(firstCount)} → ${label(done)} sign-ins (MiB)`,
+    service: `${fmt(heapA / 2 ** 20)} → ${fmt(heapB / 2 ** 20)}`,
+    comparator: done < second ? `(budget: ${label(done)} of ${label(second)})` : '',
+    ratio: heapB / heapA,
+    target: '≤ 1.1',
+    ok: heapB / heapA <= 1.1,
+  });
+}
+
+/** `me` requests/s on two fresh services on the same database, metrics on and off, rounds interleaved. */
+async function metricsComparison(running: Running, report: Report): Promise<void> {
+  const parse = (spec: string) => Object.fromEntries(spec.split(',').map((pair) => pair.split('=', 2) as [string, string]));
+  const start = (name: string, extra: Record<string, string>) =>
+    Child.start(
+      name,
+      'bench/service-process.ts',
+      serviceEnv({
+        databaseUrl: running.db.url('bench_service'),
+        sinchUrl: running.emulator.url,
+        sinch: running.sinch,
+        jwtPrivateKey: running.jwtPrivateKey,
+        bcryptCost: 4,
+        extra,
+      }),
+      running.logDir,
+    ).then((child) => {
+      running.children.push(child);
+      return child;
+    });
+  const on = await start('service-metrics-on', parse(METRICS.on));
+  const probe = async (child: Child) => (await new HttpTarget(new URL(child.url).origin).send('GET', METRICS.path)).status;
+  const onStatus = await probe(on);
+  if (onStatus !== 200) {
+    await on.stop();
+    report.progress(`with ${METRICS.on}, GET ${METRICS.path} answered ${onStatus}: no metrics to switch, row not measured`);
+    report.add({
+      rank: 100,
+      measure: '`me` requests/s, metrics on ÷ off',
+      service: 'n/a',
+      comparator: `no metrics (${METRICS.on}: GET ${METRICS.path} → ${onStatus})`,
+      target: '≥ 0.95',
+    });
+    return;
+  }
+  const off = await start('service-metrics-off', parse(METRICS.off));
+  try {
+    if ((await probe(off)) === 200) throw new Error(`with ${METRICS.off}, GET ${METRICS.path} still answers 200`);
+    const token = await signIn(running.serviceClient, running.emulator, running.serviceUsers.take());
+    const targets = [on, off].map((child) => ({ child, client: new GraphQLClient(child.name, child.url), count: 0, ms: 0 }));
+    for (const target of targets) {
+      await closedLoop({ concurrency: SETTINGS.meConcurrency, durationMs: SETTINGS.meWarmupMs, task: target.client.meRequest(token) });
+    }
+    for (let round = 0; round < SETTINGS.metricsRounds; round++) {
+      for (const target of targets) {
+        const load = await closedLoop({
+          concurrency: SETTINGS.meConcurrency,
+          durationMs: SETTINGS.metricsRoundMs,
+          task: target.client.meRequest(token),
+        });
+        target.count += load.count;
+        target.ms += load.elapsedMs;
+      }
+    }
+    const [a, b] = targets.map((t) => (t.count * 1000) / t.ms);
+    for (const target of targets) target.client.close();
+    report.add({
+      rank: 100,
+      measure: '`me` requests/s, metrics on ÷ off',
+      service: fmt(a),
+      comparator: `off ${fmt(b)}`,
+      ratio: a / b,
+      target: '≥ 0.95',
+      ok: a / b >= 0.95,
+    });
+  } finally {
+    await Promise.all([on.stop(), off.stop()]);
+  }
+}
+
+/** Registers `count` users of `client`, a few at a time. */
+async function registerUsers(client: FlowClient, users: Users, count: number) {
+  const made: Array<{ email: string; phoneNumber: string }> = [];
+  await closedLoop({
+    concurrency: 4,
+    count,
+    task: async () => {
+      const user = users.take();
+      await client.register(user.email, PASSWORD, user.phoneNumber);
+      made.push(user);
+    },
+  });
+  return made;
+}
+
+/** One login → requestOtp → verifyOtp, each timed alone (the code is fetched from the emulator between, untimed). */
+async function timedFlow(client: FlowClient, emulator: Child, user: { email: string; phoneNumber: string }, into: FlowTimes): Promise<void> {
+  let t0 = performance.now();
+  const pending = await client.login(user.email, PASSWORD);
+  into.login.push(performance.now() - t0);
+  t0 = performance.now();
+  await client.requestOtp(pending);
+  into.requestOtp.push(performance.now() - t0);
+  const code = await emulator.ask<string>('code', { phoneNumber: user.phoneNumber });
+  t0 = performance.now();
+  await client.verifyOtp(pending, code);
+  into.verifyOtp.push(performance.now() - t0);
+}
+
+interface FlowTimes {
+  login: number[];
+  requestOtp: number[];
+  verifyOtp: number[];
+}
+
+const flowTimes = (): FlowTimes => ({ login: [], requestOtp: [], verifyOtp: [] });
+
+/**
+ * login, requestOtp and verifyOtp p50, one request at a time, the service and the Express peer
+ * interleaved sample by sample (so that drift in the machine's load hits both alike), each sample
+ * on a user of its own registered beforehand, after a few warm-up flows.
+ */
+async function latencyComparison(running: Running, report: Report): Promise<void> {
+  const n = SETTINGS.latencySamples;
+  const warm = 5;
+  const [serviceUsers, expressUsers] = await Promise.all([
+    registerUsers(running.serviceClient, running.serviceUsers, n + warm),
+    registerUsers(running.expressClient, running.expressUsers, n + warm),
+  ]);
+  const service = flowTimes();
+  const express = flowTimes();
+  for (let i = 0; i < n + warm; i++) {
+    const keep = i >= warm;
+    await timedFlow(running.serviceClient, running.emulator, serviceUsers[i], keep ? service : flowTimes());
+    await timedFlow(running.expressClient, running.emulator, expressUsers[i], keep ? express : flowTimes());
+  }
+  for (const step of ['login', 'requestOtp', 'verifyOtp'] as const) {
+    const s = median(service[step]);
+    const x = median(express[step]);
+    report.add({
+      rank: 30,
+      measure: `${step} p50, bcrypt cost 4 (ms)`,
+      service: fmt(s),
+      comparator: `Express ${fmt(x)}`,
+      ratio: s / x,
+      target: '≤ 1.5',
+      ok: s / x <= 1.5,
+    });
+  }
+  report.progress(`${n} samples each`);
+}
+
+/** requestOtp p50 against the emulator that calls back (approval callback before it answers) and the one that does not. */
+async function callbackComparison(running: Running, report: Report): Promise<void> {
+  const n = SETTINGS.callbackSamples;
+  const warm = 3;
+  const callbackUsers = new Users(`c${running.run}`, 0);
+  const [plainUsers, withUsers] = await Promise.all([
+    registerUsers(running.serviceClient, running.serviceUsers, n + warm),
+    registerUsers(running.callbackClient, callbackUsers, n + warm),
+  ]);
+  const plain: number[] = [];
+  const withCallbacks: number[] = [];
+  for (let i = 0; i < n + warm; i++) {
+    for (const [client, user, into] of [
+      [running.serviceClient, plainUsers[i], plain],
+      [running.callbackClient, withUsers[i], withCallbacks],
+    ] as const) {
+      const pending = await client.login(user.email, PASSWORD);
+      const t0 = performance.now();
+      await client.requestOtp(pending);
+      if (i >= warm) into.push(performance.now() - t0);
+    }
+  }
+  const a = median(withCallbacks);
+  const b = median(plain);
+  report.add({
+    rank: 110,
+    measure: 'requestOtp p50 with emulator callbacks (ms)',
+    service: fmt(a),
+    comparator: `without ${fmt(b)}`,
+    ratio: a / b,
+    target: '(informative: callback round trip)',
+  });
+  // Not needed any more: fewer processes and connections for what follows.
+  running.callbackClient.close();
+  await Promise.all([running.callbackService.stop(), running.callbackEmulator.stop()]);
+  await running.db.drop('bench_service_cb');
+}
+
+/**
+ * Whole sign-ins (register → requestOtp → verifyOtp, a new user each), 4 at a time: the service's
+ * and then the Express peer's, each with the emulator's CPU time added (each is alone on the
+ * emulator while it runs).
+ */
+async function signInCost(running: Running, report: Report): Promise<{ service: number; express: number }> {
+  const measure = async (client: FlowClient, child: Child, users: Users) => {
+    const cpu0 = (await child.cpuMs()) + (await running.emulator.cpuMs());
+    const load = await closedLoop({
+      concurrency: 4,
+      count: SETTINGS.signIns,
+      task: async () => void (await signIn(client, running.emulator, users.take())),
+    });
+    const cpuMs = ((await child.cpuMs()) + (await running.emulator.cpuMs()) - cpu0) / load.count;
+    report.progress(`${client.name}: ${load.count} sign-ins in ${seconds(load.elapsedMs)}, ${fmt(cpuMs)} ms CPU each (emulator included)`);
+    return { count: load.count, cpuMs };
+  };
+  const service = await measure(running.serviceClient, running.service, running.serviceUsers);
+  const express = await measure(running.expressClient, running.express, running.expressUsers);
+  report.add({
+    rank: 40,
+    measure: 'CPU ms per whole sign-in, emulator included',
+    service: fmt(service.cpuMs),
+    comparator: `Express ${fmt(express.cpuMs)}`,
+    ratio: service.cpuMs / express.cpuMs,
+    target: '≤ 2.0',
+    ok: service.cpuMs / express.cpuMs <= 2,
+  });
+  return { service: service.count, express: express.count };
+}
+
+function transactionRows(
+  report: Report,
+  before: { service: DbCounters; express: DbCounters },
+  after: { service: DbCounters; express: DbCounters },
+  counts: { service: number; express: number },
+): void {
+  const per = (key: 'service' | 'express', field: keyof DbCounters) => (after[key][field] - before[key][field]) / counts[key];
+  const s = per('service', 'xacts');
+  const x = per('express', 'xacts');
+  const detail = (key: 'service' | 'express') =>
+    `${fmt(per(key, 'inserted'))} rows inserted, ${fmt(per(key, 'updated'))} updated, ${fmt(per(key, 'deleted'))} deleted`;
+  report.add({
+    rank: 50,
+    measure: 'PostgreSQL transactions per whole sign-in',
+    service: fmt(s),
+    comparator: `Express ${fmt(x)}`,
+    ratio: s / x,
+    target: '≤ 10 (service)',
+    ok: s <= 10,
+  });
+  report.progress(`per sign-in: service ${fmt(s)} transactions, ${detail('service')}; Express ${fmt(x)} transactions, ${detail('express')}`);
+}
+
+/** Users written straight into the service's table: canonical emails, one precomputed hash of PASSWORD. */
+async function insertUsers(running: Running, upTo: number, report?: Report): Promise<void> {
+  const client = new Client({ connectionString: running.db.url('bench_service') });
+  await client.connect();
+  try {
+    const hash = bcrypt.hashSync(PASSWORD, 4);
+    const { rows } = await client.query<{ n: string }>(`select count(*) as n from app_user where email like 'sql.%'`);
+    let from = Number(rows[0].n);
+    while (from < upTo) {
+      const to = Math.min(upTo, from + 200_000);
+      await client.query(
+        `insert into app_user (id, email, email_canonical, phone_number, password_hash, phone_verified_at, created_at, updated_at)
+         select gen_random_uuid(), 'sql.' || g || '@example.com', 'sql.' || g || '@example.com',
+                '+447400' || lpad((g % 1000000)::text, 6, '0'), $3, now(), now(), now()
+           from generate_series($1::int, $2::int - 1) g`,
+        [from, to, hash],
+      );
+      from = to;
+      report?.progress(`${from.toLocaleString('en')} users inserted`);
+    }
+    await client.query('vacuum analyze app_user');
+  } finally {
+    await client.end();
+  }
+}
+
+/** login and verifyOtp p50 of the service alone, on users inserted by SQL, with `users` of them in the table. */
+async function scaleSample(running: Running, users: number, report?: Report): Promise<{ login: number; verifyOtp: number }> {
+  await insertUsers(running, users, report);
+  const times = flowTimes();
+  const n = SETTINGS.scaleSamples;
+  for (let i = 0; i < n + 5; i++) {
+    const g = Math.floor(Math.random() * users);
+    const user = { email: `sql.${g}@example.com`, phoneNumber: `+447400${String(g % 1_000_000).padStart(6, '0')}` };
+    await timedFlow(running.serviceClient, running.emulator, user, i < 5 ? flowTimes() : times);
+  }
+  return { login: median(times.login), verifyOtp: median(times.verifyOtp) };
+}
+
+async function scaleComparison(running: Running, report: Report, small: { login: number; verifyOtp: number }): Promise<void> {
+  const big = await scaleSample(running, SETTINGS.scaleUsers, report);
+  const label = SETTINGS.scaleUsers >= 1_000_000 ? `${SETTINGS.scaleUsers / 1_000_000}M` : `${SETTINGS.scaleUsers / 1000}k`;
+  for (const step of ['login', 'verifyOtp'] as const) {
+    report.add({
+      rank: 90,
+      measure: `${step} p50, ${label} users ÷ 1k users (ms)`,
+      service: fmt(big[step]),
+      comparator: `1k users ${fmt(small[step])}`,
+      ratio: big[step] / small[step],
+      target: '≤ 1.1',
+      ok: big[step] / small[step] <= 1.1,
+    });
+  }
 }
 
 main().then(

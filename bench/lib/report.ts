@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 
 export interface Row {
+  /** Where the row goes in the table (the issue's order); rows are added as steps finish. */
+  rank: number;
   measure: string;
   service: string;
   comparator: string;
@@ -16,7 +18,8 @@ export class Report {
   private readonly started = performance.now();
 
   add(row: Row): void {
-    this.rows.push(row);
+    // A ratio that is not a number (a comparator that measured nothing) judges nothing.
+    this.rows.push(row.ratio !== undefined && !Number.isFinite(row.ratio) ? { ...row, ok: undefined } : row);
   }
 
   /** A progress line, with the time since the start. */
@@ -38,14 +41,16 @@ export class Report {
 
   table(): string {
     const header = ['measure', 'service', 'comparator', 'ratio', 'target', 'ok?'];
-    const lines = this.rows.map((row) => [
-      row.measure,
-      row.service,
-      row.comparator,
-      row.ratio === undefined || !Number.isFinite(row.ratio) ? '' : row.ratio.toFixed(2),
-      row.target,
-      row.ok === undefined ? '' : row.ok ? 'yes' : 'NO',
-    ]);
+    const lines = [...this.rows]
+      .sort((a, b) => a.rank - b.rank)
+      .map((row) => [
+        row.measure,
+        row.service,
+        row.comparator,
+        row.ratio === undefined || !Number.isFinite(row.ratio) ? '' : row.ratio.toFixed(2),
+        row.target,
+        row.ok === undefined ? '' : row.ok ? 'yes' : 'NO',
+      ]);
     const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i].length)));
     const format = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
     return [format(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...lines.map(format)].join('\n');
