@@ -29,7 +29,7 @@
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { RATE_LIMIT_POLICIES } from '../src/config/config';
 import { createServer } from 'node:net';
@@ -116,6 +116,12 @@ interface Running {
 async function main(): Promise<void> {
   const report = new Report();
   report.progress(`npm run bench${QUICK ? ' (BENCH_QUICK=1)' : ''}: expected duration ${EXPECTED} on a 2-core machine`);
+  report.progress(
+    `${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)} (other work on the machine skews every figure); ` +
+      `me ${SETTINGS.meRounds}×${SETTINGS.meRoundMs / 1000} s per target, ${SETTINGS.latencySamples} latency samples, ` +
+      `${SETTINGS.signIns} sign-ins per target, heap at ${SETTINGS.heapSignIns.join('/')} sign-ins (budget ${SETTINGS.heapBudgetMs / 1000} s), ` +
+      `saturation ${SETTINGS.saturationMs / 1000} s, ${SETTINGS.scaleUsers.toLocaleString('en')} users`,
+  );
   const logDir = await mkdtemp(path.join(tmpdir(), 'sinch-2fa-bench-logs-'));
   const children: Child[] = [];
   let db: BenchDatabase | undefined;
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
     await report.step('login / requestOtp / verifyOtp latency at bcrypt cost 4: service and Express', () => latencyComparison(running, report));
     await report.step('requestOtp with an emulator that calls back', () => callbackComparison(running, report));
     const scale = await report.step('login / verifyOtp on the service at 1k users', () => scaleSample(running, 1000));
+    for (const name of ['bench_service', 'bench_express']) await running.db.autovacuum(name, false);
     let quietSince = Date.now();
     const before = await report.step('waiting for PostgreSQL statistics to settle (11 s after the last request)', async () => ({
       service: await running.db.settledCounters('bench_service', quietSince),
@@ -152,6 +159,7 @@ async function main(): Promise<void> {
       service: await running.db.settledCounters('bench_service', quietSince),
       express: await running.db.settledCounters('bench_express', quietSince),
     }));
+    for (const name of ['bench_service', 'bench_express']) await running.db.autovacuum(name, true);
     transactionRows(report, before, after, signIns);
     await report.step(`heap after GC, ${SETTINGS.heapSignIns.join(' → ')} sign-ins`, () => heapGrowth(running, report));
     await report.step('me requests/s with metrics on and off', () => metricsComparison(running, report));
@@ -169,6 +177,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(report.table());
   console.log('');
+  console.log(`Load average at the end: ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores.`);
   console.log(`Total: ${report.elapsed}${QUICK ? ' (BENCH_QUICK=1: small counts, figures are rough)' : ''}.`);
 }
 
@@ -184,37 +193,36 @@ async function startAll(db: BenchDatabase, logDir: string, children: Child[]): P
     return child;
   };
   const sinchEnv = { SINCH_APPLICATION_KEY: sinch.applicationKey, SINCH_APPLICATION_SECRET: sinch.applicationSecret };
-  const emulator = await start('emulator', 'bench/emulator-process.ts', { ...sinchEnv, LOG_LEVEL: 'info' });
-  const [service, express] = await Promise.all([
-    start('service', 'bench/service-process.ts', serviceEnv({ databaseUrl: serviceDb, sinchUrl: emulator.url, sinch, jwtPrivateKey, bcryptCost: 4 })),
-    start('express', 'bench/express-peer.ts', {
-      DATABASE_URL: expressDb,
-      BCRYPT_COST: '4',
-      SINCH_BASE_URL: emulator.url,
+  // Ports chosen first, so that everything but the floor (it reads the service's JWKS) and the
+  // emulator that calls back (it needs the service's address) starts at once.
+  const emulatorPort = await freePort();
+  const callbackEmulatorPort = await freePort();
+  const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+  const [emulator, service, express, callbackService] = await Promise.all([
+    start('emulator', 'bench/emulator-process.ts', { ...sinchEnv, LOG_LEVEL: 'info', SINCH_EMULATOR_PORT: String(emulatorPort) }),
+    start('service', 'bench/service-process.ts', serviceEnv({ databaseUrl: serviceDb, sinchUrl: emulatorUrl, sinch, jwtPrivateKey, bcryptCost: 4 })),
+    start('express', 'bench/express-peer.ts', { DATABASE_URL: expressDb, BCRYPT_COST: '4', SINCH_BASE_URL: emulatorUrl, ...sinchEnv }),
+    start(
+      'service-callbacks',
+      'bench/service-process.ts',
+      serviceEnv({ databaseUrl: callbackDb, sinchUrl: `http://127.0.0.1:${callbackEmulatorPort}`, sinch, jwtPrivateKey, bcryptCost: 4 }),
+    ),
+  ]);
+  const [callbackEmulator, floor] = await Promise.all([
+    start('emulator-callbacks', 'bench/emulator-process.ts', {
       ...sinchEnv,
+      LOG_LEVEL: 'info',
+      SINCH_EMULATOR_PORT: String(callbackEmulatorPort),
+      SINCH_EMULATOR_CALLBACK_URL: `${new URL(callbackService.url).origin}/sinch/callbacks`,
+    }),
+    start('floor', 'bench/floor.ts', {
+      DATABASE_URL: serviceDb,
+      SERVICE_JWKS_URL: `${new URL(service.url).origin}/.well-known/jwks.json`,
+      JWT_ISSUER: 'sinch-2fa',
+      JWT_AUDIENCE: 'sinch-2fa-clients',
+      PG_POOL_MAX: '10',
     }),
   ]);
-  // The callback pair: the service must know the emulator's address, and the emulator the service's.
-  const callbackEmulatorPort = await freePort();
-  const callbackService = await start(
-    'service-callbacks',
-    'bench/service-process.ts',
-    serviceEnv({ databaseUrl: callbackDb, sinchUrl: `http://127.0.0.1:${callbackEmulatorPort}`, sinch, jwtPrivateKey, bcryptCost: 4 }),
-  );
-  const callbackEmulator = await start('emulator-callbacks', 'bench/emulator-process.ts', {
-    ...sinchEnv,
-    LOG_LEVEL: 'info',
-    SINCH_EMULATOR_PORT: String(callbackEmulatorPort),
-    SINCH_EMULATOR_CALLBACK_URL: `${new URL(callbackService.url).origin}/sinch/callbacks`,
-  });
-  const serviceOrigin = new URL(service.url).origin;
-  const floor = await start('floor', 'bench/floor.ts', {
-    DATABASE_URL: serviceDb,
-    SERVICE_JWKS_URL: `${serviceOrigin}/.well-known/jwks.json`,
-    JWT_ISSUER: 'sinch-2fa',
-    JWT_AUDIENCE: 'sinch-2fa-clients',
-    PG_POOL_MAX: '10',
-  });
   return {
     db,
     logDir,

@@ -88,6 +88,24 @@ export class BenchDatabase {
     return last;
   }
 
+  /**
+   * Autovacuum off (or back on) for every table of database `name`: an autovacuum or autoanalyze
+   * run is a transaction of that database too, and writes pg_statistic rows there, which would be
+   * counted as the sign-ins'. Only for the few seconds of counting.
+   */
+  async autovacuum(name: string, enabled: boolean): Promise<void> {
+    const client = new Client({ connectionString: this.url(name) });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string }>(`select quote_ident(tablename) as name from pg_tables where schemaname = 'public'`);
+      for (const { name: table } of rows) {
+        await client.query(enabled ? `alter table ${table} reset (autovacuum_enabled)` : `alter table ${table} set (autovacuum_enabled = false)`);
+      }
+    } finally {
+      await client.end();
+    }
+  }
+
   async stop(): Promise<void> {
     await this.admin.end().catch(() => {});
     await this.cleanup();
