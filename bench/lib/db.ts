@@ -61,12 +61,18 @@ export class BenchDatabase {
   async counters(name: string): Promise<DbCounters> {
     await this.admin.query('select pg_stat_clear_snapshot()');
     const { rows } = await this.admin.query(
-      `select xact_commit + xact_rollback as xacts, tup_inserted as inserted, tup_updated as updated, tup_deleted as deleted
-         from pg_stat_database where datname = $1`,
+      `select xact_commit + xact_rollback as xacts, tup_inserted as inserted, tup_updated as updated, tup_deleted as deleted,
+              sessions from pg_stat_database where datname = $1`,
       [name],
     );
     const row = rows[0];
-    return { xacts: Number(row.xacts), inserted: Number(row.inserted), updated: Number(row.updated), deleted: Number(row.deleted) };
+    return {
+      xacts: Number(row.xacts),
+      inserted: Number(row.inserted),
+      updated: Number(row.updated),
+      deleted: Number(row.deleted),
+      sessions: Number(row.sessions),
+    };
   }
 
   /**
@@ -117,4 +123,6 @@ export interface DbCounters {
   inserted: number;
   updated: number;
   deleted: number;
+  /** Connections opened: each counts one transaction of its own (its start-up), not the work's. */
+  sessions: number;
 }
