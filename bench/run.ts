@@ -77,15 +77,12 @@ const SETTINGS = {
   metricsRoundMs: QUICK ? 1500 : 4000,
 };
 
-/**
- * How the service's metrics are switched (the service has no such switch yet at the time of
- * writing: the row says n/a until GET BENCH_METRICS_PATH answers 200 with BENCH_METRICS_ON set and
- * something else with BENCH_METRICS_OFF set). Each is VAR=value[,VAR=value].
- */
+/** Metrics are on with a METRICS_TOKEN (the scrape must send it), off without one. */
+const METRICS_TOKEN = 'bench-metrics-token-0123456789abcdef';
 const METRICS = {
-  on: process.env.BENCH_METRICS_ON ?? 'METRICS_ENABLED=true',
-  off: process.env.BENCH_METRICS_OFF ?? 'METRICS_ENABLED=false',
-  path: process.env.BENCH_METRICS_PATH ?? '/metrics',
+  on: `METRICS_TOKEN=${METRICS_TOKEN}`,
+  off: 'METRICS_TOKEN=',
+  path: '/metrics',
 };
 
 const EXPECTED = QUICK ? 'about 1 minute' : 'about 10 minutes';
@@ -522,7 +519,8 @@ async function metricsComparison(running: Running, report: Report): Promise<void
       return child;
     });
   const on = await start('service-metrics-on', parse(METRICS.on));
-  const probe = async (child: Child) => (await new HttpTarget(new URL(child.url).origin).send('GET', METRICS.path)).status;
+  const probe = async (child: Child) =>
+    (await new HttpTarget(new URL(child.url).origin).send('GET', METRICS.path, undefined, { authorization: `Bearer ${METRICS_TOKEN}` })).status;
   const onStatus = await probe(on);
   if (onStatus !== 200) {
     await on.stop();

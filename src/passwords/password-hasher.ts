@@ -16,8 +16,11 @@ export class PasswordHasher {
     this.pool = new Piscina({
       filename: path.join(__dirname, 'bcrypt.worker.js'),
       maxThreads: Math.max(1, availableParallelism()),
-      // Idle workers cost ~10 MB each; keep one warm for the next login.
+      // Idle workers cost ~10 MB each; keep one warm for the next login, and the others for a
+      // minute after a burst (Piscina's default ends them the moment they are idle, and starting
+      // a worker again costs more CPU than many hashes).
       minThreads: 1,
+      idleTimeout: 60_000,
     });
   }
 
