@@ -182,6 +182,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('syncs process-held counters every second by default, 100 ms to 10 s', () => {
+    expect(loadConfig({}).rateLimits.syncMs).toBe(1000);
+    expect(loadConfig({ RATE_LIMIT_SYNC_MS: '250' }).rateLimits.syncMs).toBe(250);
+    for (const bad of ['99', '10001', '1.5', 'often']) {
+      expect(problemsOf({ RATE_LIMIT_SYNC_MS: bad })).toEqual([expect.stringMatching(/^RATE_LIMIT_SYNC_MS /)]);
+    }
+  });
+
   it('bounds the wait for another instance migrations: 2 minutes, 1 s to 1 hour', () => {
     expect(loadConfig({}).migrationLockTimeoutSeconds).toBe(120);
     expect(loadConfig({ MIGRATION_LOCK_TIMEOUT_SECONDS: '600' }).migrationLockTimeoutSeconds).toBe(600);
