@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { requestEntityManager } from './src/context/request-scope';
 import { migrationsList } from './src/migrations';
 import { OtpChallenge } from './src/otp/otp-challenge.entity';
 import { RATE_LIMIT_TABLE } from './src/rate-limits/limiter-store';
@@ -21,8 +22,9 @@ export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): 
     entities: [User, OtpChallenge, AuthSession, RefreshToken, RecoveryCode, AuthEvent],
     extensions: [Migrator],
     migrations: { migrationsList, path: 'src/migrations', pathTs: 'src/migrations', allOrNothing: true, snapshot: false },
-    // Every unit of work is request-scoped (RequestContext) or explicitly forked.
+    // Every unit of work is request-scoped (forked on first use) or explicitly forked.
     allowGlobalContext: false,
+    context: requestEntityManager,
     forceUtcTimezone: true,
     discovery: { disableDynamicFileAccess: true },
     pool: { min: 0, max: 10 },

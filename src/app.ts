@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MikroORM, RequestContext } from '@mikro-orm/postgresql';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { allowDatabase } from './context/request-scope';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import proxyAddr from 'proxy-addr';
@@ -246,7 +247,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       ide,
       // On the main port only when no port of their own is configured.
       metrics: prometheus && config.metrics?.port === undefined ? metricsHandler(prometheus, config.metrics?.token) : undefined,
-      withRequestScope: (work) => RequestContext.create(orm.em, work),
+      withRequestScope: (work) => {
+        allowDatabase(orm.em);
+        return work();
+      },
     });
     // After serveHttp, which replaces the 'request' listeners. The first step of an orderly stop:
     // HTTP drains before the janitor, Apollo and the database stop.

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
-import { accessLog, logContext } from '../logging/logger';
+import { runInRequestScope } from '../context/request-scope';
+import { accessLog } from '../logging/logger';
 import proxyAddr from 'proxy-addr';
 import type { GraphQLContext } from '../graphql/context';
 import { firstCharacters, headerText } from '../validation/text';
@@ -29,7 +30,7 @@ export interface HttpDependencies {
   ide?: OfflineIde;
   /** `GET /metrics` when served on this port; absent: 404 like any unknown path. */
   metrics?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-  /** Runs one request inside its own unit of work (a forked EntityManager). */
+  /** Lets a request use the database: its own unit of work (an EntityManager forked on first use). */
   withRequestScope: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
@@ -94,7 +95,7 @@ export function serveHttp(server: Server, deps: HttpDependencies): void {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    logContext.run({ requestId }, () => serve(deps, requests, req, res, requestId));
+    runInRequestScope(requestId, () => serve(deps, requests, req, res, requestId));
   });
 }
 

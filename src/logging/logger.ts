@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
+import { currentRequestId } from '../context/request-scope';
 
 export type { Logger };
 
@@ -23,12 +23,6 @@ const REDACTED_KEYS = [
   'endpoint',
   'DATABASE_URL',
 ];
-
-/**
- * The request being served, for every log line written while serving it: services and the Sinch
- * gateway log through the root logger and still carry the request id.
- */
-export const logContext = new AsyncLocalStorage<{ requestId: string }>();
 
 /**
  * Quoted literals in an error's text become `'…'`. Database errors quote the statement they failed
@@ -67,7 +61,12 @@ export function createLogger(options: { level: string; destination?: pino.Destin
       redact: { paths, censor: '[redacted]' },
       base: { service: 'sinch-2fa' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      mixin: () => logContext.getStore() ?? {},
+      // The request being served, for every line written while serving it: services and the Sinch
+      // gateway log through the root logger and still carry the request id.
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId === undefined ? {} : { requestId };
+      },
     },
     options.destination ?? standardOutput(),
   );
