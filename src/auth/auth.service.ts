@@ -59,10 +59,13 @@ export class AuthService {
    */
   async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
     const { users, hasher, phones, otp, audit, passwordAttempts } = this.deps;
-    // Before any bcrypt work, and the same query whether or not the account exists.
-    await passwordAttempts.admitLogin(emailKey(rawEmail), client.ip);
+    // Before any bcrypt work, and the same queries whether or not the account exists (together:
+    // the lookup tells nothing until the budget admits the attempt).
     const email = normalizeEmail(rawEmail);
-    const user = email === undefined ? null : await users.findByEmail(email);
+    const [, user] = await Promise.all([
+      passwordAttempts.admitLogin(emailKey(rawEmail), client.ip),
+      email === undefined ? null : users.findByEmail(email),
+    ]);
     const matches = await hasher.matches(rawPassword, user?.passwordHash);
     if (!user || !matches) {
       // Known emails only (an unknown one has no user to record it for), and not awaited: the

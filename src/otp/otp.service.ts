@@ -83,17 +83,21 @@ export class OtpService {
     const { challenges, tokens, clock, limits } = this.deps;
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
-    const challenge = challenges.create({
-      // A reference: the user may be plain data (a bearer request's viewer), not a managed entity.
-      user: challenges.getEntityManager().getReference(User, user.id),
-      channels,
-      purpose: purpose.kind,
-      session: purpose.sessionId ?? null,
-      phoneNumber: purpose.phoneNumber ?? null,
-      createdAt: now,
-      expiresAt: addSeconds(now, limits.pendingTokenTtlSeconds),
-    });
-    await challenges.getEntityManager().persistAndFlush(challenge);
+    // One INSERT, not a unit-of-work flush: nothing else in the request changes the new challenge.
+    const challenge = challenges.create(
+      {
+        // A reference: the user may be plain data (a bearer request's viewer), not a managed entity.
+        user: challenges.getEntityManager().getReference(User, user.id),
+        channels,
+        purpose: purpose.kind,
+        session: purpose.sessionId ?? null,
+        phoneNumber: purpose.phoneNumber ?? null,
+        createdAt: now,
+        expiresAt: addSeconds(now, limits.pendingTokenTtlSeconds),
+      },
+      { persist: false },
+    );
+    await challenges.getEntityManager().insert(challenge);
     const pendingToken = await tokens.issuePending({
       userId: user.id,
       challengeId: challenge.id,
