@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config/config';
 import { PostgresSharedCounts, RATE_LIMIT_TABLE } from './shared-counts';
-import { SyncedLimiter } from './synced-limiter';
+import { SyncedLimiter, syncLimiters } from './synced-limiter';
 
 export { RATE_LIMIT_TABLE } from './shared-counts';
 
@@ -43,6 +43,7 @@ export class LimiterStore {
   private readonly synced: SyncedLimiter[] = [];
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
+  private sharedCounts: PostgresSharedCounts | undefined;
 
   constructor(
     private readonly config: RateLimitConfig,
@@ -51,8 +52,9 @@ export class LimiterStore {
 
   /**
    * A limiter counted in this process and synced to the shared store every `syncMs` (see
-   * SyncedLimiter), for per-address throttles and statistics. Only in front of PostgreSQL, where each count is a write
-   * transaction; Redis and memory counters are cheap enough to count each request where they are.
+   * SyncedLimiter), for per-address throttles and statistics. Only in front of PostgreSQL, where
+   * each count is a write transaction; Redis and memory counters are cheap enough to count each
+   * request where they are.
    */
   createSynced(options: LimiterOptions): Limiter {
     const shared = this.create(options);
@@ -76,16 +78,8 @@ export class LimiterStore {
   }
 
   private async syncBatch(): Promise<void> {
-    const work = this.synced.map((limiter) => limiter.syncWork());
-    const counts = new PostgresSharedCounts(this.deps.knex as Knex);
-    try {
-      const added = await counts.add(work.flatMap((part) => part.increments));
-      const read = await counts.read(work.flatMap((part) => part.reads));
-      const totals = new Map([...added, ...read]);
-      for (const part of work) part.apply(totals);
-    } catch (error) {
-      this.warnUnavailable(error);
-    }
+    this.sharedCounts ??= new PostgresSharedCounts(this.deps.knex as Knex);
+    await syncLimiters(this.synced, this.sharedCounts).catch((error: unknown) => this.warnUnavailable(error));
   }
 
   async close(): Promise<void> {

@@ -103,14 +103,6 @@ export class SyncedLimiter implements Limiter {
     return this.shared.delete(key);
   }
 
-  /** Adds what this process admitted to the shared counters and learns the totals (tests; LimiterStore batches). */
-  async sync(counts: SharedCounts): Promise<void> {
-    const work = this.syncWork();
-    const added = await counts.add(work.increments);
-    const read = await counts.read(work.reads);
-    work.apply(new Map([...added, ...read]));
-  }
-
   /**
    * Points admitted since the last sync, per key, and keys only read here (another process
    * counts them). If the sync fails, `apply` is never called and the points wait for the next.
@@ -160,4 +152,17 @@ export class SyncedLimiter implements Limiter {
     entry.shared = total.points;
     entry.windowEndsAt = total.expiresAt;
   }
+}
+
+/**
+ * Adds what these limiters admitted since their last sync to the shared counters and teaches them
+ * the totals: every key in one `add` and one `read`. If either fails, nothing is applied and the
+ * points wait for the next sync.
+ */
+export async function syncLimiters(limiters: SyncedLimiter[], counts: SharedCounts): Promise<void> {
+  const work = limiters.map((limiter) => limiter.syncWork());
+  const added = await counts.add(work.flatMap((part) => part.increments));
+  const read = await counts.read(work.flatMap((part) => part.reads));
+  const totals = new Map([...added, ...read]);
+  for (const part of work) part.apply(totals);
 }

@@ -1,11 +1,11 @@
 import pino from 'pino';
-import { RateLimiterRes } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config';
 import { LimiterStore } from '../../src/rate-limits/limiter-store';
 import { codeOf } from '../support/graphql-client';
 import { ME } from '../support/operations';
 import { queryDatabase } from '../support/database';
+import { admitted } from '../support/limiters';
 import { useTestApp } from '../support/test-app';
 
 /**
@@ -19,19 +19,6 @@ describe('counters held in process and synced to PostgreSQL', () => {
   function replica() {
     const knex = t.app.orm.em.getKnex();
     return new LimiterStore(loadConfig({}).rateLimits, { knex, logger: pino({ level: 'silent' }) });
-  }
-
-  async function admitted(limiter: { consume(key: string): Promise<unknown> }, key: string, times: number) {
-    let count = 0;
-    for (let i = 0; i < times; i++) {
-      try {
-        await limiter.consume(key);
-        count += 1;
-      } catch (error) {
-        if (!(error instanceof RateLimiterRes)) throw error;
-      }
-    }
-    return count;
   }
 
   it('adds every key of every synced limiter in one sync, in rate-limiter-flexible rows', async () => {

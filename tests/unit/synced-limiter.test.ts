@@ -1,6 +1,7 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
-import { type Increment, type SharedCounts, SyncedLimiter, type Total } from '../../src/rate-limits/synced-limiter';
+import { admitted } from '../support/limiters';
+import { type Increment, type SharedCounts, SyncedLimiter, syncLimiters, type Total } from '../../src/rate-limits/synced-limiter';
 
 const options = { keyPrefix: 'me', points: 5, duration: 60 };
 
@@ -34,30 +35,17 @@ function twoProcesses() {
   return {
     a: {
       consume: (key: string) => a.consume(key),
-      sync: () => a.sync(counts),
+      sync: () => syncLimiters([a], counts),
       get size() {
         return a.size;
       },
     },
-    b: { consume: (key: string) => b.consume(key), sync: () => b.sync(counts) },
+    b: { consume: (key: string) => b.consume(key), sync: () => syncLimiters([b], counts) },
     shared,
     advance: (ms: number) => {
       now += ms;
     },
   };
-}
-
-async function admitted(limiter: { consume(key: string): Promise<unknown> }, key: string, times: number): Promise<number> {
-  let count = 0;
-  for (let i = 0; i < times; i++) {
-    try {
-      await limiter.consume(key);
-      count += 1;
-    } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-    }
-  }
-  return count;
 }
 
 describe('a counter held in process and synced', () => {
