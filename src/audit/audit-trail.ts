@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { queryIn, queryPrepared, sqlOf, type Statement } from '../db/prepared';
 import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
@@ -23,6 +24,26 @@ export interface AuthEventPage {
 }
 
 export const MAX_PAGE_SIZE = 100;
+
+const INSERT_EVENT: Statement = {
+  name: 'auth_event_insert',
+  text: `insert into auth_event (id, user_id, type, at, ip_address, ip_network, user_agent, session_id, detail)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+};
+
+/** Events that prove a sign-in (or a step-up, or a refresh) from a network. */
+const SIGNED_IN_FROM: Statement = {
+  name: 'auth_event_signed_in_from',
+  text: `select exists (select 1 from auth_event e join app_user u on u.id = e.user_id
+      where u.email_canonical = $1 and e.ip_network = $2 and e.type in ('OTP_VERIFIED', 'RECOVERY_CODE_USED', 'STEP_UP_VERIFIED', 'SESSION_REFRESHED')) as known`,
+};
+
+/** An event in the caller's transaction is written inside a savepoint: its failure leaves the transaction usable. */
+const SAVEPOINT = {
+  set: { name: 'auth_event_savepoint', text: 'savepoint auth_event' },
+  release: { name: 'auth_event_release', text: 'release savepoint auth_event' },
+  rollback: { name: 'auth_event_rollback', text: 'rollback to savepoint auth_event' },
+} satisfies Record<string, Statement>;
 const CURSOR_PREFIX = 'ae1|';
 
 /**
@@ -36,23 +57,26 @@ export class AuditTrail {
 
   async record(entry: AuditEntry): Promise<void> {
     const { em, clock, logger } = this.deps;
-    const row = {
-      id: randomUUID(),
-      user_id: entry.userId,
-      type: entry.type,
-      at: clock.now(),
-      ip_address: entry.client?.ip ?? null,
-      ip_network: entry.client ? ipBucket(entry.client.ip) : null,
-      user_agent: entry.client?.userAgent ?? null,
-      session_id: entry.sessionId ?? null,
-      detail: entry.detail ?? null,
-    };
+    const values = [
+      randomUUID(),
+      entry.userId,
+      entry.type,
+      clock.now(),
+      entry.client?.ip ?? null,
+      entry.client ? ipBucket(entry.client.ip) : null,
+      entry.client?.userAgent ?? null,
+      entry.sessionId ?? null,
+      entry.detail ?? null,
+    ];
     // A plain insert, outside the unit of work: it must not flush (or be flushed with) anything else.
-    const transaction = em.getTransactionContext<Knex.Transaction>();
+    const sql = sqlOf(em);
+    const inTransaction = em.getTransactionContext() !== undefined;
     try {
-      if (transaction) await transaction.transaction((savepoint) => savepoint('auth_event').insert(row));
-      else await em.getKnex()('auth_event').insert(row);
+      if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
+      await queryPrepared(sql, INSERT_EVENT, values);
+      if (inTransaction) await queryPrepared(sql, SAVEPOINT.release, []);
     } catch (err) {
+      if (inTransaction) await queryPrepared(sql, SAVEPOINT.rollback, []).catch(() => {});
       logger.error({ err, eventType: entry.type, userId: entry.userId }, 'audit event could not be written; the operation itself went on');
     }
   }
@@ -64,12 +88,9 @@ export class AuditTrail {
   async hasSignedInFrom(emailCanonical: string, ip: string): Promise<boolean> {
     // No address with a control character exists (register refuses them), and PostgreSQL refuses NUL.
     if (/\p{Cc}/u.test(emailCanonical)) return false;
+    const { em } = this.deps;
     try {
-      const [row] = await this.deps.em.execute<Array<{ known: boolean }>>(
-        `select exists (select 1 from auth_event e join app_user u on u.id = e.user_id
-           where u.email_canonical = ? and e.ip_network = ? and e.type in ('OTP_VERIFIED', 'RECOVERY_CODE_USED', 'STEP_UP_VERIFIED', 'SESSION_REFRESHED')) as known`,
-        [emailCanonical, ipBucket(ip)],
-      );
+      const [row] = await queryIn<{ known: boolean }>(em, SIGNED_IN_FROM, [emailCanonical, ipBucket(ip)]);
       return Boolean(row?.known);
     } catch (err) {
       // The trail unavailable: the network counts as unknown (the stricter budget), and sign-in goes on.

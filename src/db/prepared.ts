@@ -1,16 +1,22 @@
-import type { Knex } from '@mikro-orm/postgresql';
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 
 /** The part of a `pg` client this needs. */
 interface PgConnection {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
+/** A named SQL statement: PostgreSQL parses and plans it once per connection. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
 /**
- * One named statement on the ORM's own pool, for what runs on every request or every second: PostgreSQL
- * parses and plans it once per connection, and neither the query builder nor hydration runs.
- * Not for use inside a transaction (it takes a connection of its own from the pool).
+ * One named statement on the ORM's own pool, for what runs on every request or every sign-in
+ * step: neither the query builder nor the unit of work runs. `knex` is the ORM's knex, or a knex
+ * transaction, whose client hands out the transaction's own connection (see `sqlOf`).
  */
-export async function queryPrepared<Row>(knex: Knex, statement: { name: string; text: string }, values: unknown[]): Promise<Row[]> {
+export async function queryPrepared<Row>(knex: Knex, statement: Statement, values: unknown[]): Promise<Row[]> {
   const client = knex.client;
   const connection = (await client.acquireConnection()) as PgConnection;
   try {
@@ -18,4 +24,14 @@ export async function queryPrepared<Row>(knex: Knex, statement: { name: string; 
   } finally {
     await client.releaseConnection(connection);
   }
+}
+
+/** Where `em`'s statements run: its transaction when it is in one, else the pool. */
+export function sqlOf(em: EntityManager): Knex {
+  return em.getTransactionContext<Knex.Transaction>() ?? em.getKnex();
+}
+
+/** `queryPrepared` where `em` is: inside its transaction, if any. */
+export function queryIn<Row>(em: EntityManager, statement: Statement, values: unknown[]): Promise<Row[]> {
+  return queryPrepared<Row>(sqlOf(em), statement, values);
 }

@@ -40,11 +40,9 @@ export class ChallengeCompletion {
     switch (challenge.purpose) {
       case ChallengePurpose.SignIn: {
         // Only a code that reached the number proves it; a recovery code proves nothing about the phone.
-        if (proof.kind === 'code') {
-          if (!challenge.user.phoneVerifiedAt) await this.deps.sendGuard.converted(challenge.user.phoneNumber);
-          await users.markPhoneVerified(userId, now);
-        }
-        const grant = await sessions.begin(await users.findOneOrFail(userId, { refresh: true }), amr, client);
+        if (proof.kind === 'code' && !challenge.user.phoneVerifiedAt) await this.deps.sendGuard.converted(challenge.user.phoneNumber);
+        const user = proof.kind === 'code' ? await users.markPhoneVerified(userId, now) : await users.findOneOrFail(userId, { refresh: true });
+        const grant = await sessions.begin(user, amr, client);
         if (proof.kind === 'code') await this.record(grant, AuthEventType.OTP_VERIFIED, client, proof.channel);
         else await this.recordRecoveryCodeUsed(grant, client);
         return grant;

@@ -1,36 +1,137 @@
-import { EntityRepository, raw, type FilterQuery } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { EntityRepository } from '@mikro-orm/postgresql';
+import { queryIn, type Statement } from '../db/prepared';
+import { AuthSession } from '../sessions/session.entity';
 import { addSeconds } from '../time/clock';
 import type { Channel } from '../phones/phone-policy';
-import { ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
+import { User } from '../users/user.entity';
+import { type ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
 
 /**
  * A send reserved whose answer is not recorded yet: `recordSent` sets `code_expires_at` to at least
  * `last_sent_at + ttl`, a reservation moves `last_sent_at` past the previous code's. (A send given
- * back restores the previous `last_sent_at`.) The one bind parameter is the code's lifetime.
+ * back restores the previous `last_sent_at`.) `ttl` is the bind parameter holding the code's lifetime.
  */
-const IN_FLIGHT = '(c.last_sent_at is not null and (c.code_expires_at is null or c.code_expires_at < c.last_sent_at + make_interval(secs => ?)))';
+const inFlight = (ttl: string) =>
+  `(c.last_sent_at is not null and (c.code_expires_at is null or c.code_expires_at < c.last_sent_at + make_interval(secs => ${ttl})))`;
+
+/** Usable: not upgraded, not locked, not expired (`$2` is now). */
+const LIVE = `status = 'pending' and consumed_at is null and expires_at > $2`;
+
+/** One conditional UPDATE ... RETURNING * per change (see the class comment), each a named statement. */
+const UPDATE = {
+  reserveSend: {
+    name: 'otp_reserve_send',
+    text: `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
+      where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)
+      returning *`,
+  },
+  releaseSend: {
+    name: 'otp_release_send',
+    text: `update otp_challenge set send_count = send_count - 1, last_sent_at = $3, send_reference = $4, send_channel = $5, delivery_failed_at = $6
+      where id = $1 and send_reference = $2 and send_count > 0 returning *`,
+  },
+  recordSent: {
+    name: 'otp_record_sent',
+    text: `update otp_challenge set verification_id = $3, channel = $4, code_expires_at = $5 where id = $1 and send_reference = $2 returning *`,
+  },
+  failedByReference: {
+    name: 'otp_failed_by_reference',
+    text: `update otp_challenge set delivery_failed_at = $2 where send_reference = $1 and status = 'pending' and delivery_failed_at is null returning *`,
+  },
+  failedByVerification: {
+    name: 'otp_failed_by_verification',
+    text: `update otp_challenge set delivery_failed_at = $2 where verification_id = $1 and status = 'pending' and delivery_failed_at is null returning *`,
+  },
+  reserveAttempt: {
+    name: 'otp_reserve_attempt',
+    text: `update otp_challenge set code_attempts = code_attempts + 1 where id = $1 and ${LIVE} and code_attempts < $3 returning *`,
+  },
+  releaseAttempt: {
+    name: 'otp_release_attempt',
+    text: `update otp_challenge set code_attempts = code_attempts - 1 where id = $1 and code_attempts > 0 returning *`,
+  },
+  lock: { name: 'otp_lock', text: `update otp_challenge set status = 'locked' where id = $1 and status = 'pending' returning *` },
+  consume: {
+    name: 'otp_consume',
+    text: `update otp_challenge set status = 'verified', consumed_at = $2 where id = $1 and ${LIVE} returning *`,
+  },
+} satisfies Record<string, Statement>;
+
+/** What other challenges do with a phone number. */
+const NUMBER = {
+  ownersLiveCodeUntil: {
+    name: 'otp_owners_live_code_until',
+    text: `select max(greatest(c.code_expires_at, c.last_sent_at + make_interval(secs => $1))) as until
+      from otp_challenge c join app_user u on u.id = c.user_id
+      where u.phone_number = $2 and u.phone_verified_at is not null and u.id <> $3
+        and c.status = 'pending' and c.expires_at > $4 and coalesce(c.phone_number, u.phone_number) = $2
+        and (c.code_expires_at > $4 or ${inFlight('$1')})`,
+  },
+  sendInFlightTo: {
+    name: 'otp_send_in_flight_to',
+    text: `select 1 from otp_challenge c join app_user u on u.id = c.user_id
+      where coalesce(c.phone_number, u.phone_number) = $1 and c.id <> $2 and c.status = 'pending' and ${inFlight('$3')} limit 1`,
+  },
+  lock: { name: 'otp_lock_number', text: 'select pg_advisory_xact_lock(hashtextextended($1, 0))' },
+} satisfies Record<string, Statement>;
+
+const INSERT: Statement = {
+  name: 'otp_challenge_insert',
+  text: `insert into otp_challenge (id, user_id, purpose, session_id, phone_number, channels, expires_at, created_at)
+    values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+};
+
+/** A challenge of a user with its user and (step-up, phone change) its session, as rows: one statement. */
+const WITH_OWNER: Statement = {
+  name: 'otp_challenge_with_owner',
+  text: `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
+    from otp_challenge c join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id
+    where c.id = $1 and c.user_id = $2`,
+};
 
 /**
  * Every change to a challenge is one conditional UPDATE ... RETURNING: the condition is the
  * invariant, so concurrent requests on one pending token cannot both pass a check (two sends in
  * one cooldown, a sixth code attempt, two upgrades). `null` means the condition did not hold.
+ * The statements are named SQL (each sign-in step runs several), in the caller's transaction if any;
+ * the row returned refreshes the request's copy of the challenge.
  */
 export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
-  /** Usable: not upgraded, not locked, not expired. */
-  private live(id: string, now: Date) {
-    return { id, status: ChallengeStatus.Pending, consumedAt: null, expiresAt: { $gt: now } };
+  /**
+   * The challenge with its user and session loaded, in one statement, or null when it is not this
+   * user's. Entities of the request's unit of work, as `findOne` with `populate` would give.
+   */
+  async findWithOwner(id: string, userId: string): Promise<OtpChallenge | null> {
+    type Row = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
+    const [row] = await queryIn<Row>(this.em, WITH_OWNER, [id, userId]);
+    if (!row) return null;
+    // Owner first: the challenge's references then resolve to the entities just mapped.
+    this.em.map(User, row.user);
+    if (row.session) this.em.map(AuthSession, row.session);
+    return this.em.map(OtpChallenge, row.challenge);
+  }
+
+  /** A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it). Answers its id. */
+  async add(challenge: {
+    userId: string;
+    purpose: ChallengePurpose;
+    sessionId: string | null;
+    phoneNumber: string | null;
+    channels: Channel[];
+    createdAt: Date;
+    expiresAt: Date;
+  }): Promise<string> {
+    const id = randomUUID();
+    const { userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt } = challenge;
+    await queryIn(this.em, INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
+    return id;
   }
 
   /** The cooldown is waived once the provider has reported the latest code undelivered. */
   reserveSend(id: string, now: Date, send: { reference: string; channel: Channel; maxSends: number; cooldownSeconds: number }) {
-    return this.updateWhere(
-      {
-        ...this.live(id, now),
-        sendCount: { $lt: send.maxSends },
-        $or: [{ lastSentAt: null }, { lastSentAt: { $lte: addSeconds(now, -send.cooldownSeconds) } }, { deliveryFailedAt: { $ne: null } }],
-      },
-      { sendCount: raw('send_count + 1'), lastSentAt: now, sendReference: send.reference, sendChannel: send.channel, deliveryFailedAt: null },
-    );
+    const cooledDown = addSeconds(now, -send.cooldownSeconds);
+    return this.update(UPDATE.reserveSend, [id, now, send.reference, send.channel, send.maxSends, cooledDown]);
   }
 
   /** The live challenge whose latest send carries this reference, with its user. */
@@ -43,8 +144,9 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
 
   /** Only the latest send's failure counts: an older verification's news changes nothing. */
   markDeliveryFailed(match: { reference?: string; verificationId: string }, now: Date) {
-    const latest = match.reference ? { sendReference: match.reference } : { verificationId: match.verificationId };
-    return this.updateWhere({ ...latest, status: ChallengeStatus.Pending, deliveryFailedAt: null }, { deliveryFailedAt: now });
+    return match.reference
+      ? this.update(UPDATE.failedByReference, [match.reference, now])
+      : this.update(UPDATE.failedByVerification, [match.verificationId, now]);
   }
 
   /**
@@ -54,21 +156,19 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * then stays counted, which errs on the side of the limits.
    */
   releaseSend(id: string, reference: string, previous: Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>) {
-    return this.updateWhere(
-      { id, sendReference: reference, sendCount: { $gt: 0 } },
-      {
-        sendCount: raw('send_count - 1'),
-        lastSentAt: previous.lastSentAt ?? null,
-        sendReference: previous.sendReference ?? null,
-        sendChannel: previous.sendChannel ?? null,
-        deliveryFailedAt: previous.deliveryFailedAt ?? null,
-      },
-    );
+    return this.update(UPDATE.releaseSend, [
+      id,
+      reference,
+      previous.lastSentAt ?? null,
+      previous.sendReference ?? null,
+      previous.sendChannel ?? null,
+      previous.deliveryFailedAt ?? null,
+    ]);
   }
 
   /** The provider's id for the send with this reference, if it is still the latest. */
   recordSent(id: string, reference: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }) {
-    return this.updateWhere({ id, sendReference: reference }, sent);
+    return this.update(UPDATE.recordSent, [id, reference, sent.verificationId, sent.channel, sent.codeExpiresAt]);
   }
 
   /**
@@ -77,25 +177,13 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * A send to the number now would make Sinch abort it.
    */
   async ownersLiveCodeUntil(e164: string, requesterId: string, now: Date, codeTtlSeconds: number): Promise<Date | null> {
-    const [row] = await this.em.execute<Array<{ until: Date | null }>>(
-      `select max(greatest(c.code_expires_at, c.last_sent_at + make_interval(secs => ?))) as until
-       from otp_challenge c join app_user u on u.id = c.user_id
-       where u.phone_number = ? and u.phone_verified_at is not null and u.id <> ?
-         and c.status = 'pending' and c.expires_at > ? and coalesce(c.phone_number, u.phone_number) = ?
-         and (c.code_expires_at > ? or ${IN_FLIGHT})`,
-      [codeTtlSeconds, e164, requesterId, now, e164, now, codeTtlSeconds],
-    );
+    const [row] = await queryIn<{ until: string | null }>(this.em, NUMBER.ownersLiveCodeUntil, [codeTtlSeconds, e164, requesterId, now]);
     return row?.until ? new Date(row.until) : null;
   }
 
   /** Whether another challenge's send to `e164` is in flight (reserved, its answer not yet recorded). */
   async sendInFlightTo(e164: string, exceptId: string, codeTtlSeconds: number): Promise<boolean> {
-    const rows = await this.em.execute(
-      `select 1 from otp_challenge c join app_user u on u.id = c.user_id
-       where coalesce(c.phone_number, u.phone_number) = ? and c.id <> ? and c.status = 'pending' and ${IN_FLIGHT} limit 1`,
-      [e164, exceptId, codeTtlSeconds],
-    );
-    return rows.length > 0;
+    return (await queryIn(this.em, NUMBER.sendInFlightTo, [e164, exceptId, codeTtlSeconds])).length > 0;
   }
 
   /**
@@ -103,30 +191,29 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * sending there and the reservation of this send happen as one step.
    */
   async lockNumber(e164: string): Promise<void> {
-    await this.em.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`send:${e164}`]);
+    await queryIn(this.em, NUMBER.lock, [`send:${e164}`]);
   }
 
   reserveAttempt(id: string, now: Date, maxAttempts: number) {
-    return this.updateWhere({ ...this.live(id, now), codeAttempts: { $lt: maxAttempts } }, { codeAttempts: raw('code_attempts + 1') });
+    return this.update(UPDATE.reserveAttempt, [id, now, maxAttempts]);
   }
 
   /** Given back when the provider could not check the code: the user's guess was not judged. */
   releaseAttempt(id: string) {
-    return this.updateWhere({ id, codeAttempts: { $gt: 0 } }, { codeAttempts: raw('code_attempts - 1') });
+    return this.update(UPDATE.releaseAttempt, [id]);
   }
 
   lock(id: string) {
-    return this.updateWhere({ id, status: ChallengeStatus.Pending }, { status: ChallengeStatus.Locked });
+    return this.update(UPDATE.lock, [id]);
   }
 
   /** The single transition to Verified: of two concurrent upgrades, exactly one gets a row. */
   consume(id: string, now: Date) {
-    return this.updateWhere(this.live(id, now), { status: ChallengeStatus.Verified, consumedAt: now });
+    return this.update(UPDATE.consume, [id, now]);
   }
 
-  private async updateWhere(where: FilterQuery<OtpChallenge>, data: Record<string, unknown>): Promise<OtpChallenge | null> {
-    const rows = await this.createQueryBuilder().update(data).where(where).returning('*').execute('all', false);
-    const row = (rows as Record<string, unknown>[])[0];
-    return row ? this.em.map(OtpChallenge, row, { schema: undefined }) : null;
+  private async update(statement: Statement, values: unknown[]): Promise<OtpChallenge | null> {
+    const [row] = await queryIn<Record<string, unknown>>(this.em, statement, values);
+    return row ? this.em.map(OtpChallenge, row) : null;
   }
 }

@@ -8,7 +8,7 @@ import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
 import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
 import type { PendingClaims, TokenService } from '../tokens/token-service';
-import { User, type UserRecord } from '../users/user.entity';
+import type { UserRecord } from '../users/user.entity';
 import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { CHANNEL_METHOD } from './otp-channels';
@@ -83,28 +83,18 @@ export class OtpService {
     const { challenges, tokens, clock, limits } = this.deps;
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
-    // One INSERT, not a unit-of-work flush: nothing else in the request changes the new challenge.
-    const challenge = challenges.create(
-      {
-        // A reference: the user may be plain data (a bearer request's viewer), not a managed entity.
-        user: challenges.getEntityManager().getReference(User, user.id),
-        channels,
-        purpose: purpose.kind,
-        session: purpose.sessionId ?? null,
-        phoneNumber: purpose.phoneNumber ?? null,
-        createdAt: now,
-        expiresAt: addSeconds(now, limits.pendingTokenTtlSeconds),
-      },
-      { persist: false },
-    );
-    await challenges.getEntityManager().insert(challenge);
-    const pendingToken = await tokens.issuePending({
+    const expiresAt = addSeconds(now, limits.pendingTokenTtlSeconds);
+    const challengeId = await challenges.add({
       userId: user.id,
-      challengeId: challenge.id,
-      expiresAt: challenge.expiresAt,
+      channels,
       purpose: purpose.kind,
+      sessionId: purpose.sessionId ?? null,
+      phoneNumber: purpose.phoneNumber ?? null,
+      createdAt: now,
+      expiresAt,
     });
-    return { pendingToken, expiresAt: challenge.expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
+    const pendingToken = await tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind });
+    return { pendingToken, expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
   }
 
   /** `locale` (BCP 47, optional) asks the provider for the SMS language. */
@@ -379,7 +369,7 @@ export class OtpService {
 
   /** `liveChallenge` once its token is verified (a token refused costs no query, nor a transaction). */
   private async loadLive({ userId, challengeId, purpose }: PendingClaims): Promise<OtpChallenge> {
-    const challenge = await this.deps.challenges.findOne({ id: challengeId, user: userId }, { populate: ['user', 'session'] });
+    const challenge = await this.deps.challenges.findWithOwner(challengeId, userId);
     if (!challenge || challenge.purpose !== purpose) throw new AppError('UNAUTHENTICATED', { cause: new Error('no challenge for token') });
     const now = this.deps.clock.now();
     if (challenge.purpose !== ChallengePurpose.SignIn && !(challenge.session && isLive(challenge.session, now))) {

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
-import { queryPrepared } from '../db/prepared';
+import { queryIn, queryPrepared, type Statement } from '../db/prepared';
 import type { UserRecord } from '../users/user.entity';
+import { USER_RECORD_COLUMNS, type UserRow, userRecordOf } from '../users/user.repository';
 import { RefreshToken } from './refresh-token.entity';
-import type { AuthSession } from './session.entity';
+import { AuthSession } from './session.entity';
 
 /** Live: neither its absolute nor its idle end has passed (ended sessions are deleted). */
 export function liveAt(now: Date) {
@@ -16,35 +18,53 @@ export function isLive(session: AuthSession, now: Date): boolean {
 
 const USER_OF_LIVE_SESSION = {
   name: 'user_of_live_session',
-  text: `select u.id, u.email, u.email_canonical as "emailCanonical", u.phone_number as "phoneNumber",
-      u.password_hash as "passwordHash", u.phone_verified_at as "phoneVerifiedAt", u.created_at as "createdAt", u.updated_at as "updatedAt"
+  text: `select ${USER_RECORD_COLUMNS}
     from app_user u
     where u.id = $1
       and exists (select 1 from auth_session s where s.id = $2 and s.user_id = u.id and s.expires_at > $3 and s.idle_expires_at > $3)`,
 };
 
-type UserRow = Omit<UserRecord, 'phoneVerifiedAt' | 'createdAt' | 'updatedAt'> & {
-  phoneVerifiedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
+/** A new session and its first refresh token, in one statement. */
+const OPEN: Statement = {
+  name: 'auth_session_open',
+  text: `with s as (
+      insert into auth_session (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, authenticated_at, amr, user_agent, ip_address)
+      values ($1, $2, $3, $3, $4, $5, $3, $6, $7, $8) returning *),
+    t as (insert into refresh_token (token_hash, session_id, created_at, expires_at) select $9, id, $3, $5 from s)
+    select * from s`,
 };
 
 export class SessionRepository extends EntityRepository<AuthSession> {
+  /**
+   * Inserts a session begun now (`createdAt`: also its last use and its second factor) with its first
+   * refresh token (stored as its hash), in the caller's transaction if any: a sign-in's last step.
+   */
+  async open(
+    session: Pick<AuthSession, 'user' | 'createdAt' | 'expiresAt' | 'idleExpiresAt' | 'amr' | 'userAgent' | 'ipAddress'>,
+    refreshToken: { tokenHash: string; expiresAt: Date },
+  ): Promise<AuthSession> {
+    const { user, createdAt, expiresAt, idleExpiresAt, amr, userAgent, ipAddress } = session;
+    const [row] = await queryIn<Record<string, unknown>>(this.em, OPEN, [
+      randomUUID(),
+      user.id,
+      createdAt,
+      expiresAt,
+      idleExpiresAt,
+      amr,
+      userAgent ?? null,
+      ipAddress ?? null,
+      refreshToken.tokenHash,
+    ]);
+    return this.em.map(AuthSession, row);
+  }
+
   /**
    * The user behind an access token, if its session is live: one prepared statement, the session
    * a primary-key probe inside it, the row read as a plain record (every bearer request runs this).
    */
   async findUserOfLiveSession(sessionId: string, userId: string, now: Date): Promise<UserRecord | null> {
     const [row] = await queryPrepared<UserRow>(this.em.getKnex(), USER_OF_LIVE_SESSION, [userId, sessionId, now]);
-    if (!row) return null;
-    // The ORM's pool leaves timestamps as text (the ORM parses them itself).
-    const date = (value: string) => new Date(value);
-    return {
-      ...row,
-      phoneVerifiedAt: row.phoneVerifiedAt === null ? null : date(row.phoneVerifiedAt),
-      createdAt: date(row.createdAt),
-      updatedAt: date(row.updatedAt),
-    };
+    return row ? userRecordOf(row) : null;
   }
 
   listLive(userId: string, now: Date): Promise<AuthSession[]> {

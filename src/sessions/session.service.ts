@@ -56,21 +56,15 @@ export class SessionService {
    * so a sign-in's other writes (the challenge consumed) commit with it or not at all.
    */
   async begin(user: User, amr: string[], client: ClientInfo): Promise<SessionGrant> {
-    const { clock, limits } = this.deps;
+    const { sessions, clock, limits } = this.deps;
     const now = clock.now();
-    const session = this.em.create(AuthSession, {
-      user,
-      createdAt: now,
-      lastUsedAt: now,
-      expiresAt: addSeconds(now, limits.sessionMaxTtlSeconds),
-      idleExpiresAt: now,
-      authenticatedAt: now,
-      amr,
-      userAgent: client.userAgent ?? null,
-      ipAddress: client.ip,
-    });
-    const refresh = this.chain(session, null, now, client);
-    await this.em.flush();
+    const expiresAt = addSeconds(now, limits.sessionMaxTtlSeconds);
+    const refresh = { ...newRefreshToken(), expiresAt: this.refreshTokenEnd(now, expiresAt) };
+    // The first refresh token sets the idle end. One statement for both rows: every sign-in runs it.
+    const session = await sessions.open(
+      { user, createdAt: now, expiresAt, idleExpiresAt: refresh.expiresAt, amr, userAgent: client.userAgent ?? null, ipAddress: client.ip },
+      { tokenHash: refresh.hash, expiresAt: refresh.expiresAt },
+    );
     return this.grant(session, refresh);
   }
 
@@ -206,13 +200,17 @@ export class SessionService {
   /** A new refresh token for the session (its next link), renewing the session's idle end. */
   private chain(session: AuthSession, previousHash: string | null, now: Date, client: ClientInfo): { token: string; expiresAt: Date } {
     const { token, hash } = newRefreshToken();
-    const lifetimeEnd = addSeconds(now, this.deps.limits.refreshTokenTtlSeconds);
-    const expiresAt = earliest(lifetimeEnd, session.expiresAt);
+    const expiresAt = this.refreshTokenEnd(now, session.expiresAt);
     this.em.create(RefreshToken, { tokenHash: hash, session, previousHash, createdAt: now, expiresAt, usedAt: null });
     session.lastUsedAt = now;
     session.ipAddress = client.ip;
     session.idleExpiresAt = latest(session.idleExpiresAt, expiresAt);
     return { token, expiresAt };
+  }
+
+  /** A refresh token made now: its lifetime, within the session's absolute end. */
+  private refreshTokenEnd(now: Date, sessionEnd: Date): Date {
+    return earliest(addSeconds(now, this.deps.limits.refreshTokenTtlSeconds), sessionEnd);
   }
 
   /** No token of a session outlives it: the access token ends with the refresh token at the latest. */

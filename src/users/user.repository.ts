@@ -1,12 +1,43 @@
 import { EntityRepository, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { queryIn, type Statement } from '../db/prepared';
 import { AppError } from '../errors/app-error';
 import { canonicalEmail } from '../validation/email';
-import { User } from './user.entity';
+import { User, type UserRecord } from './user.entity';
+
+/** A `UserRecord`'s columns under table alias `u`, for plain reads that skip the ORM (see `userRecordOf`). */
+export const USER_RECORD_COLUMNS = `u.id, u.email, u.email_canonical as "emailCanonical", u.phone_number as "phoneNumber",
+  u.password_hash as "passwordHash", u.phone_verified_at as "phoneVerifiedAt", u.created_at as "createdAt", u.updated_at as "updatedAt"`;
+
+/** A row read with `USER_RECORD_COLUMNS`: the ORM's pool leaves timestamps as text (the ORM parses them itself). */
+export type UserRow = Omit<UserRecord, 'phoneVerifiedAt' | 'createdAt' | 'updatedAt'> & {
+  phoneVerifiedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export function userRecordOf(row: UserRow): UserRecord {
+  return {
+    ...row,
+    phoneVerifiedAt: row.phoneVerifiedAt === null ? null : new Date(row.phoneVerifiedAt),
+    createdAt: new Date(row.createdAt),
+    updatedAt: new Date(row.updatedAt),
+  };
+}
+
+const BY_EMAIL: Statement = { name: 'user_by_email', text: `select ${USER_RECORD_COLUMNS} from app_user u where u.email_canonical = $1` };
+
+const PHONE_VERIFIED: Statement = {
+  name: 'user_phone_verified',
+  text: `update app_user set phone_verified_at = coalesce(phone_verified_at, $2),
+      updated_at = case when phone_verified_at is null then $2 else updated_at end
+    where id = $1 returning *`,
+};
 
 export class UserRepository extends EntityRepository<User> {
-  /** By the canonical form (computed in JavaScript, as the limiter's key is). */
-  findByEmail(email: string): Promise<User | null> {
-    return this.findOne({ emailCanonical: canonicalEmail(email) });
+  /** By the canonical form (computed in JavaScript, as the limiter's key is), as plain data: one named statement (login). */
+  async findByEmail(email: string): Promise<UserRecord | null> {
+    const [row] = await queryIn<UserRow>(this.em, BY_EMAIL, [canonicalEmail(email)]);
+    return row ? userRecordOf(row) : null;
   }
 
   /** Inserts a user; a concurrent register with the same email loses at the unique index. */
@@ -21,9 +52,14 @@ export class UserRepository extends EntityRepository<User> {
     return user;
   }
 
-  /** Sets the verification time once; later verifications keep the first. */
-  async markPhoneVerified(userId: string, at: Date): Promise<void> {
-    await this.nativeUpdate({ id: userId, phoneVerifiedAt: null }, { phoneVerifiedAt: at, updatedAt: at });
+  /**
+   * The user who just proved the number by a code: the verification time is set once (later
+   * verifications keep the first). One statement; the row returned is the request's copy of the user.
+   */
+  async markPhoneVerified(userId: string, at: Date): Promise<User> {
+    const [row] = await queryIn<Record<string, unknown>>(this.em, PHONE_VERIFIED, [userId, at]);
+    if (!row) throw new AppError('UNAUTHENTICATED', { cause: new Error('user deleted') });
+    return this.em.map(User, row);
   }
 
   /**
