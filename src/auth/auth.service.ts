@@ -73,8 +73,11 @@ export class AuthService {
       if (user) void audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' });
       throw new AppError('INVALID_CREDENTIALS');
     }
-    const pending = await otp.open(user, phones.channelsFor(user.phoneNumber));
-    await audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client });
+    // The password was right: the event is written alongside the new challenge, not after it.
+    const [pending] = await Promise.all([
+      otp.open(user, phones.channelsFor(user.phoneNumber)),
+      audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client }),
+    ]);
     return pending;
   }
 }

@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { e164Parts } from '../phones/e164-parts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Why a code was not accepted (`otp_verifications_failed_total{reason}`). */
@@ -65,7 +65,7 @@ const SINCH_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
  * about 230 values. Anything it cannot parse is "unknown", so no digits of a number leak.
  */
 export function callingCodeLabel(e164: string): string {
-  return parsePhoneNumberFromString(e164)?.countryCallingCode ?? 'unknown';
+  return e164Parts(e164)?.countryCallingCode ?? 'unknown';
 }
 
 /** Prometheus metrics in a registry of this instance's own (two apps in one process do not collide). */

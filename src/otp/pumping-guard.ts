@@ -1,7 +1,7 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error';
 import type { Metrics } from '../metrics/metrics';
+import { e164Parts } from '../phones/e164-parts';
 import { limitKey } from '../rate-limits/budget';
 import type { Limiter } from '../rate-limits/limiter-store';
 
@@ -47,8 +47,12 @@ export class PumpingGuard {
 
   /** RATE_LIMITED when the number's country or prefix looks pumped. */
   async check(e164: string): Promise<void> {
-    for (const scope of this.scopesOf(e164)) {
-      const [sends, conversions] = await Promise.all([this.counters.sends.get(scope.key), this.counters.conversions.get(scope.key)]);
+    const scopes = this.scopesOf(e164);
+    const counts = await Promise.all(
+      scopes.map((scope) => Promise.all([this.counters.sends.get(scope.key), this.counters.conversions.get(scope.key)])),
+    );
+    for (const [i, scope] of scopes.entries()) {
+      const [sends, conversions] = counts[i];
       const sent = sends?.consumedPoints ?? 0;
       const converted = Math.min(conversions?.consumedPoints ?? 0, sent);
       const unconverted = sent - converted;
@@ -74,9 +78,9 @@ export class PumpingGuard {
   }
 
   private scopesOf(e164: string): Scope[] {
-    const parsed = parsePhoneNumberFromString(e164);
+    const parsed = e164Parts(e164);
     const cc = parsed?.countryCallingCode ?? e164.slice(1, 4);
-    const prefix = String(parsed?.nationalNumber ?? e164.slice(4)).slice(0, PREFIX_DIGITS);
+    const prefix = (parsed?.nationalNumber ?? e164.slice(4)).slice(0, PREFIX_DIGITS);
     return [
       { name: 'country', label: `+${cc}`, key: limitKey('country', cc), minUnconverted: this.settings.minUnconvertedPerCountry },
       { name: 'prefix', label: `+${cc} ${prefix}`, key: limitKey('prefix', cc, prefix), minUnconverted: this.settings.minUnconvertedPerPrefix },

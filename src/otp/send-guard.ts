@@ -44,17 +44,18 @@ export class SendGuard {
   async take(send: Send): Promise<SendReceipt> {
     // Numbers not yet proven are judged by how often codes to their country and range come back.
     if (!send.verifiedOwner) await this.pumping.check(send.e164);
+    // Taken all at once; if any refuses, the others are given back.
+    const checks = this.checksFor(send);
+    const results = await Promise.all(checks.map(([budget, identity]) => budget.take(identity)));
     const receipt: SendReceipt = [];
-    for (const [budget, identity, message] of this.checksFor(send)) {
-      const result = await budget.take(identity);
-      if (!result.ok) {
-        await this.giveBack(receipt);
-        if (budget === this.budgets.countryPerHour) this.warnTripped(identity, result.retryAfterSeconds, send.e164);
-        throw new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds: result.retryAfterSeconds } });
-      }
-      receipt.push({ budget, identity, taken: result });
-    }
-    return receipt;
+    for (const [i, taken] of results.entries()) if (taken.ok) receipt.push({ budget: checks[i][0], identity: checks[i][1], taken });
+    const refused = results.findIndex((taken) => !taken.ok);
+    if (refused === -1) return receipt;
+    await this.giveBack(receipt);
+    const [budget, identity, message] = checks[refused];
+    const { retryAfterSeconds } = results[refused] as Extract<Taken, { ok: false }>;
+    if (budget === this.budgets.countryPerHour) this.warnTripped(identity, retryAfterSeconds, send.e164);
+    throw new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds } });
   }
 
   /** A code went out: counted against its destination's conversion rate when the number is not yet proven. */

@@ -84,17 +84,22 @@ export class SyncedLimiter implements Limiter {
     return new RateLimiterRes(0, 0, entry ? entry.shared + entry.pending : 0, false);
   }
 
-  /** The count as this process knows it; a key not held yet is read from the store once. */
+  /**
+   * The count as this process knows it, or null when nothing is counted. A key not held yet is read
+   * from the store once, held even when the store has nothing for it (as zero), and refreshed by
+   * the next sync like any key read here.
+   */
   async get(key: string): Promise<RateLimiterRes | null> {
     let entry = this.entries.get(key);
     if (!entry || this.now() >= entry.windowEndsAt) {
       const stored = await this.shared.get(key);
-      if (!stored) return null;
-      entry = { shared: stored.consumedPoints, pending: entry?.pending ?? 0, windowEndsAt: this.now() + stored.msBeforeNext, watched: false };
+      const msLeft = stored?.msBeforeNext ?? this.options.duration * 1000;
+      entry = { shared: stored?.consumedPoints ?? 0, pending: entry?.pending ?? 0, windowEndsAt: this.now() + msLeft, watched: false };
       this.entries.set(key, entry);
     }
     entry.watched = true;
     const consumed = entry.shared + entry.pending;
+    if (consumed === 0) return null;
     return new RateLimiterRes(Math.max(0, this.options.points - consumed), entry.windowEndsAt - this.now(), consumed, false);
   }
 

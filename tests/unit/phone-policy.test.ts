@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors/app-error';
 import { PhonePolicy } from '../../src/phones/phone-policy';
 import { maskPhone } from '../../src/phones/mask';
+import { e164Parts } from '../../src/phones/e164-parts';
 
 const policy = new PhonePolicy({ deniedCountries: [] });
 
@@ -79,5 +80,23 @@ describe('maskPhone', () => {
   it('keeps the country calling code and the last two digits only', () => {
     expect(maskPhone('+447400123456')).toBe('+44 ********56');
     expect(maskPhone('+12025550123')).toBe('+1 ********23');
+  });
+});
+
+describe('e164Parts', () => {
+  it("answers libphonenumber's split, the same when asked again, and null for what it cannot parse", () => {
+    expect(e164Parts('+447400123456')).toEqual({ countryCallingCode: '44', nationalNumber: '7400123456' });
+    expect(e164Parts('+447400123456')).toEqual({ countryCallingCode: '44', nationalNumber: '7400123456' });
+    expect(e164Parts('+12025550123')).toEqual({ countryCallingCode: '1', nationalNumber: '2025550123' });
+    expect(e164Parts('not a number')).toBeNull();
+    expect(maskPhone('not a number')).toBe('+**********er');
+  });
+
+  it('keeps answering right after forgetting what it remembered (more than 10,000 numbers)', () => {
+    for (let i = 0; i < 10_050; i++) {
+      const national = `7400${String(i).padStart(6, '0')}`;
+      expect(e164Parts(`+44${national}`)?.nationalNumber).toBe(national);
+    }
+    expect(e164Parts('+12025550123')?.countryCallingCode).toBe('1');
   });
 });

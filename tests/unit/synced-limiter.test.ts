@@ -101,4 +101,31 @@ describe('a counter held in process and synced', () => {
     await a.sync();
     expect(a.size).toBe(0);
   });
+
+  it("reads a key the store does not hold once, then holds it as zero until a sync brings another process's points", async () => {
+    let now = 1_000_000;
+    const clock = () => now;
+    const counts = new MemoryCounts(clock);
+    let storeReads = 0;
+    const store = new RateLimiterMemory(options);
+    const readCounted = Object.assign(Object.create(store), {
+      get: (key: string) => {
+        storeReads++;
+        return store.get(key);
+      },
+    });
+    const a = new SyncedLimiter(readCounted, options, clock);
+    const b = new SyncedLimiter(new RateLimiterMemory(options), options, clock);
+    expect(await a.get('prefix')).toBeNull();
+    expect(await a.get('prefix')).toBeNull();
+    expect(storeReads).toBe(1);
+    await b.consume('prefix');
+    await syncLimiters([b], counts);
+    await syncLimiters([a], counts);
+    expect((await a.get('prefix'))?.consumedPoints).toBe(1);
+    expect(storeReads).toBe(1);
+    now += 60_001;
+    await a.get('prefix');
+    expect(storeReads).toBe(2);
+  });
 });
