@@ -25,10 +25,12 @@ export interface AuthEventPage {
 
 export const MAX_PAGE_SIZE = 100;
 
+/** An event's columns, in the order of `eventValues`. */
+const EVENT_COLUMNS = ['id', 'user_id', 'type', 'at', 'ip_address', 'ip_network', 'user_agent', 'session_id', 'detail'];
+
 const INSERT_EVENT: Statement = {
   name: 'auth_event_insert',
-  text: `insert into auth_event (id, user_id, type, at, ip_address, ip_network, user_agent, session_id, detail)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  text: `insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
 };
 
 /** Events that prove a sign-in (or a step-up, or a refresh) from a network. */
@@ -56,29 +58,65 @@ export class AuditTrail {
   constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger }) {}
 
   async record(entry: AuditEntry): Promise<void> {
-    const { em, clock, logger } = this.deps;
-    const values = [
+    const { em } = this.deps;
+    // A plain insert, outside the unit of work: it must not flush (or be flushed with) anything else.
+    const sql = sqlOf(em);
+    const inTransaction = em.getTransactionContext() !== undefined;
+    try {
+      if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
+      await queryPrepared(sql, INSERT_EVENT, this.eventValues(entry));
+      if (inTransaction) await queryPrepared(sql, SAVEPOINT.release, []);
+    } catch (err) {
+      if (inTransaction) await queryPrepared(sql, SAVEPOINT.rollback, []).catch(() => {});
+      this.lost(entry, err);
+    }
+  }
+
+  /**
+   * A change (one statement with RETURNING) and the event that records it, as one statement: both
+   * commit, or neither, without a transaction's round trips. Should that statement fail, the change
+   * is made alone and the event's loss logged, as `record` does. Inside a transaction (where a failed
+   * statement would abort it), the change and then `record`. Answers the change's rows.
+   */
+  async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry): Promise<Row[]> {
+    const { em } = this.deps;
+    if (em.getTransactionContext() !== undefined) {
+      const rows = await queryIn<Row>(em, change, values);
+      await this.record(entry);
+      return rows;
+    }
+    const eventParams = EVENT_COLUMNS.map((_, i) => `$${values.length + i + 1}`).join(', ');
+    const withEvent: Statement = {
+      name: `${change.name}+event`,
+      text: `with change as (${change.text}), event as (insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${eventParams}))
+        select * from change`,
+    };
+    try {
+      return await queryIn<Row>(em, withEvent, [...values, ...this.eventValues(entry)]);
+    } catch (err) {
+      // Nothing of that statement was kept: the change alone (if the change itself fails, that is the answer).
+      const rows = await queryIn<Row>(em, change, values);
+      this.lost(entry, err);
+      return rows;
+    }
+  }
+
+  private eventValues(entry: AuditEntry): unknown[] {
+    return [
       randomUUID(),
       entry.userId,
       entry.type,
-      clock.now(),
+      this.deps.clock.now(),
       entry.client?.ip ?? null,
       entry.client ? ipBucket(entry.client.ip) : null,
       entry.client?.userAgent ?? null,
       entry.sessionId ?? null,
       entry.detail ?? null,
     ];
-    // A plain insert, outside the unit of work: it must not flush (or be flushed with) anything else.
-    const sql = sqlOf(em);
-    const inTransaction = em.getTransactionContext() !== undefined;
-    try {
-      if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
-      await queryPrepared(sql, INSERT_EVENT, values);
-      if (inTransaction) await queryPrepared(sql, SAVEPOINT.release, []);
-    } catch (err) {
-      if (inTransaction) await queryPrepared(sql, SAVEPOINT.rollback, []).catch(() => {});
-      logger.error({ err, eventType: entry.type, userId: entry.userId }, 'audit event could not be written; the operation itself went on');
-    }
+  }
+
+  private lost(entry: AuditEntry, err: unknown): void {
+    this.deps.logger.error({ err, eventType: entry.type, userId: entry.userId }, 'audit event could not be written; the operation itself went on');
   }
 
   /**

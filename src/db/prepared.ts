@@ -35,3 +35,6 @@ export function sqlOf(em: EntityManager): Knex {
 export function queryIn<Row>(em: EntityManager, statement: Statement, values: unknown[]): Promise<Row[]> {
   return queryPrepared<Row>(sqlOf(em), statement, values);
 }
+
+/** Runs a statement somewhere: `queryIn` for an EntityManager, or with an audit event (`AuditTrail.recordWith`). */
+export type StatementRunner = <Row>(statement: Statement, values: unknown[]) => Promise<Row[]>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EntityRepository } from '@mikro-orm/postgresql';
-import { queryIn, type Statement } from '../db/prepared';
+import { queryIn, type Statement, type StatementRunner } from '../db/prepared';
 import { AuthSession } from '../sessions/session.entity';
 import { addSeconds } from '../time/clock';
 import type { Channel } from '../phones/phone-policy';
@@ -166,9 +166,12 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     ]);
   }
 
-  /** The provider's id for the send with this reference, if it is still the latest. */
-  recordSent(id: string, reference: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }) {
-    return this.update(UPDATE.recordSent, [id, reference, sent.verificationId, sent.channel, sent.codeExpiresAt]);
+  /**
+   * The provider's id for the send with this reference, if it is still the latest. `run` may add
+   * the send's audit event to the statement.
+   */
+  recordSent(id: string, reference: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }, run?: StatementRunner) {
+    return this.update(UPDATE.recordSent, [id, reference, sent.verificationId, sent.channel, sent.codeExpiresAt], run);
   }
 
   /**
@@ -212,8 +215,8 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.update(UPDATE.consume, [id, now]);
   }
 
-  private async update(statement: Statement, values: unknown[]): Promise<OtpChallenge | null> {
-    const [row] = await queryIn<Record<string, unknown>>(this.em, statement, values);
+  private async update(statement: Statement, values: unknown[], run?: StatementRunner): Promise<OtpChallenge | null> {
+    const [row] = await (run ?? ((s, v) => queryIn(this.em, s, v)))<Record<string, unknown>>(statement, values);
     return row ? this.em.map(OtpChallenge, row) : null;
   }
 }

@@ -141,19 +141,18 @@ export class OtpService {
       throw error;
     }
     const codeExpiresAt = addSeconds(now, limits.codeTtlSeconds);
-    // The send and its audit event in one transaction. Recorded only if this send is still the
+    // The send and its audit event in one statement. Recorded only if this send is still the
     // challenge's latest: a newer one in flight keeps its own.
-    const sent = await this.inTransaction(async () => {
-      const latest = await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt });
-      await audit.record({
-        type: AuthEventType.OTP_SENT,
-        userId: challenge.user.id,
-        sessionId: challenge.session?.id,
-        client,
-        detail: `${channel} to ${maskPhone(phoneNumber)}`,
-      });
-      return latest;
-    });
+    const event = {
+      type: AuthEventType.OTP_SENT,
+      userId: challenge.user.id,
+      sessionId: challenge.session?.id,
+      client,
+      detail: `${channel} to ${maskPhone(phoneNumber)}`,
+    };
+    const sent = await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt }, (change, values) =>
+      audit.recordWith(change, values, event),
+    );
     const latestSend = sent ?? (await this.reload(challenge));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
     this.deps.metrics.codeSent(channel, phoneNumber);
@@ -242,18 +241,15 @@ export class OtpService {
   async verify(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
     const { provider, clock } = this.deps;
     const claims = await this.deps.tokens.verifyPending(pendingToken);
-    // Read, checked and the attempt counted in one transaction.
-    const { challenge, code, channel, verificationId, attemptsUsed } = await this.inTransaction(async () => {
-      const challenge = await this.loadLive(claims);
-      const { verificationId, channel, codeExpiresAt } = challenge;
-      if (!verificationId || !channel || !codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
-      const code = normalizeCode(rawCode);
-      const proof: Proof = { kind: 'code', channel };
-      if (codeExpiresAt <= clock.now()) throw this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED'));
-      const attemptsUsed = await this.reserveAttempt(challenge);
-      return { challenge, code, channel, verificationId, attemptsUsed };
-    });
+    // Read and checked, then the attempt counted by a conditional update that checks the
+    // challenge is still live: no transaction needed between the two.
+    const challenge = await this.loadLive(claims);
+    const { verificationId, channel, codeExpiresAt } = challenge;
+    if (!verificationId || !channel || !codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
+    const code = normalizeCode(rawCode);
     const proof: Proof = { kind: 'code', channel };
+    if (codeExpiresAt <= clock.now()) throw this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED'));
+    const attemptsUsed = await this.reserveAttempt(challenge);
     return this.guess({ challenge, attemptsUsed }, proof, client, async (complete) => {
       const outcome = await provider.report({ id: verificationId, method: CHANNEL_METHOD[channel].method, code });
       if (outcome.kind === 'expired') throw new NotJudged(this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED')));
@@ -269,21 +265,19 @@ export class OtpService {
   async verifyRecoveryCode(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
     const { recoveryCodes, clock } = this.deps;
     const claims = await this.deps.tokens.verifyPending(pendingToken);
-    const { challenge, code, attemptsUsed } = await this.inTransaction(async () => {
-      const challenge = await this.loadLive(claims);
-      if (challenge.purpose === ChallengePurpose.PhoneChange) {
-        throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
-      }
-      const code = normalizeRecoveryCode(rawCode);
-      return { challenge, code, attemptsUsed: await this.reserveAttempt(challenge) };
-    });
+    const challenge = await this.loadLive(claims);
+    if (challenge.purpose === ChallengePurpose.PhoneChange) {
+      throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
+    }
+    const code = normalizeRecoveryCode(rawCode);
+    const attemptsUsed = await this.reserveAttempt(challenge);
     return this.guess({ challenge, attemptsUsed }, { kind: 'recovery' }, client, (complete) =>
       // The code is spent in the transaction that completes the challenge: both happen, or neither.
       this.inTransaction(async () => ((await recoveryCodes.use(challenge.user.id, code, clock.now())) ? complete() : 'wrong')),
     );
   }
 
-  /** The token's attempt, counted before the guess is judged (in the caller's transaction); answers the attempts used. */
+  /** The token's attempt, counted before the guess is judged (only while the challenge is live); answers the attempts used. */
   private async reserveAttempt(challenge: OtpChallenge): Promise<number> {
     const { challenges, clock, limits } = this.deps;
     const reserved = await challenges.reserveAttempt(challenge.id, clock.now(), limits.maxWrongCodesPerToken);
