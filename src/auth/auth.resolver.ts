@@ -13,8 +13,8 @@ export class AuthResolver {
     return this.auth.register(input, ctx.client) as Promise<PendingAuth>;
   }
 
+  // Per email and network too: counted by AuthService.login (PasswordAttempts), with the account lookup.
   @Directive('@loginPerIp')
-  @Directive('@loginPerEmail')
   @Mutation(() => PendingAuth)
   login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: GraphQLContext): Promise<PendingAuth> {
     return this.auth.login(input.email, input.password, ctx.client) as Promise<PendingAuth>;

@@ -63,7 +63,7 @@ export class AuthService {
     // the lookup tells nothing until the budget admits the attempt).
     const email = normalizeEmail(rawEmail);
     const [, user] = await Promise.all([
-      passwordAttempts.admitLogin(emailKey(rawEmail), client.ip),
+      passwordAttempts.admit(emailKey(rawEmail), client.ip),
       email === undefined ? null : users.findByEmail(email),
     ]);
     const matches = await hasher.matches(rawPassword, user?.passwordHash);

@@ -3,8 +3,8 @@ import { AppError } from '../errors/app-error';
 import { type Budget, emailAtNetwork, type Taken } from '../rate-limits/budget';
 
 /**
- * How many password checks an account gets, whoever asks. Per email and client network (login's
- * `@loginPerEmail` directive, 10 per 15 minutes): a stranger who knows the email holds the login
+ * How many password checks an account gets, whoever asks. Per email and client network
+ * (`RATE_LIMIT_LOGIN_PER_EMAIL`, 10 per 15 minutes): a stranger who knows the email holds the login
  * off only from their own network. Across networks, a per-email ceiling (100 a day) bounds what an
  * attacker with many addresses gets; networks the account has signed in from before are spared
  * it, so the ceiling can lock a user out only of networks they have never used.
@@ -19,15 +19,18 @@ export class PasswordAttempts {
     },
   ) {}
 
-  /** For login, whose directive has already counted the check per email and network. */
-  async admitLogin(emailCanonical: string, ip: string): Promise<void> {
-    await this.checkCeiling(emailCanonical, ip);
-  }
-
-  /** For a signed-in user's password check (changePassword, deleteAccount): the same budgets as a login. */
-  async admitAccountCheck(emailCanonical: string, ip: string): Promise<void> {
-    refuseUnless(await this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip)));
-    await this.checkCeiling(emailCanonical, ip);
+  /**
+   * Before a password check (login, changePassword, deleteAccount): the count per email and network,
+   * and the ceiling unless the network is known. The count and the question whether the network is
+   * known go out together.
+   */
+  async admit(emailCanonical: string, ip: string): Promise<void> {
+    const [taken, known] = await Promise.all([
+      this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip)),
+      this.deps.audit.hasSignedInFrom(emailCanonical, ip),
+    ]);
+    refuseUnless(taken);
+    if (!known) refuseUnless(await this.deps.ceilingPerEmail.take(emailCanonical));
   }
 
   /** What a deleted account leaves: its ceiling (per-network counters expire on their own). */
@@ -35,10 +38,6 @@ export class PasswordAttempts {
     return this.deps.ceilingPerEmail.forget(emailCanonical);
   }
 
-  private async checkCeiling(emailCanonical: string, ip: string): Promise<void> {
-    if (await this.deps.audit.hasSignedInFrom(emailCanonical, ip)) return;
-    refuseUnless(await this.deps.ceilingPerEmail.take(emailCanonical));
-  }
 }
 
 function refuseUnless(taken: Taken): void {

@@ -4,23 +4,24 @@ import type { RateLimitPolicy, Window } from '../config/config';
 import { AppError } from '../errors/app-error';
 import type { Metrics } from '../metrics/metrics';
 import type { GraphQLContext } from '../graphql/context';
-import { emailKey } from '../validation/email';
-import { emailAtNetwork, limitKey } from './budget';
 import { ipBucket } from './ip-bucket';
 import type { LimiterStore } from './limiter-store';
 
 type Args = Record<string, any>;
 
 /**
- * What each policy counts by. Every policy is its own directive (and its own key prefix), so a
+ * Policies counted by the service rather than by a directive: login's per-email-and-network count
+ * is taken by PasswordAttempts together with the account lookup (one round trip less per login).
+ */
+type DirectivePolicy = Exclude<RateLimitPolicy, 'loginPerEmail'>;
+
+/**
+ * What each directive counts by. Every policy is its own directive (and its own key prefix), so a
  * key needs no field name in it; limits come from the config as the directive's default arguments.
  */
-const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) => string> = {
+const COUNT_BY: Record<DirectivePolicy, (args: Args, context: GraphQLContext) => string> = {
   registerPerIp: (_args, context) => ipBucket(context.ip),
   loginPerIp: (_args, context) => ipBucket(context.ip),
-  // Case and spacing variants of one address share a bucket, known account or not.
-  // Per email *and* client network: a stranger holding one account's login off does so only from their own network.
-  loginPerEmail: (args, context) => limitKey(emailAtNetwork(emailKey(args.input?.email), context.ip)),
   requestOtpPerIp: (_args, context) => ipBucket(context.ip),
   verifyOtpPerIp: (_args, context) => ipBucket(context.ip),
   otpStatusPerIp: (_args, context) => ipBucket(context.ip),
@@ -31,16 +32,16 @@ const COUNT_BY: Record<RateLimitPolicy, (args: Args, context: GraphQLContext) =>
   accountChangesPerIp: (_args, context) => ipBucket(context.ip),
 };
 
+const DIRECTIVE_POLICIES = Object.keys(COUNT_BY) as DirectivePolicy[];
+
 /**
  * Per-address throttles are counted in each process and synced to the PostgreSQL store every
  * second (see SyncedLimiter): a counter write per request would cost more than `me` itself.
  * Limits on an identity (an email, a number, a user) are counted in the store on every request.
  */
-const SYNCED_POLICIES: ReadonlySet<RateLimitPolicy> = new Set(
-  (Object.keys(COUNT_BY) as RateLimitPolicy[]).filter((policy) => policy.endsWith('PerIp')),
-);
+const SYNCED_POLICIES: ReadonlySet<DirectivePolicy> = new Set(DIRECTIVE_POLICIES.filter((policy) => policy.endsWith('PerIp')));
 
-function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterStore, metrics?: Metrics) {
+function directiveFor(policy: DirectivePolicy, window: Window, store?: LimiterStore, metrics?: Metrics) {
   return rateLimitDirective({
     name: policy,
     defaultLimit: String(window.limit),
@@ -54,9 +55,9 @@ function directiveFor(policy: RateLimitPolicy, window: Window, store?: LimiterSt
   });
 }
 
-/** The directive definitions, for building the schema (`@loginPerEmail` and the others). */
+/** The directive definitions, for building the schema (`@loginPerIp` and the others). */
 export function rateLimitDirectiveDefinitions(policies: Record<RateLimitPolicy, Window>): GraphQLDirective[] {
-  return (Object.keys(policies) as RateLimitPolicy[]).map((policy) => {
+  return DIRECTIVE_POLICIES.map((policy) => {
     const sdl = `${directiveFor(policy, policies[policy]).rateLimitDirectiveTypeDefs}\ntype Query { _: Int }`;
     return buildSdlSchema(sdl).getDirective(policy)!;
   });
@@ -69,7 +70,7 @@ export function applyRateLimits(
   store: LimiterStore,
   metrics: Metrics,
 ): GraphQLSchema {
-  return (Object.keys(policies) as RateLimitPolicy[]).reduce(
+  return DIRECTIVE_POLICIES.reduce(
     (limited, policy) => directiveFor(policy, policies[policy], store, metrics).rateLimitDirectiveTransformer(limited),
     schema,
   );
