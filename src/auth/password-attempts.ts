@@ -37,7 +37,6 @@ export class PasswordAttempts {
   forget(emailCanonical: string): Promise<void> {
     return this.deps.ceilingPerEmail.forget(emailCanonical);
   }
-
 }
 
 function refuseUnless(taken: Taken): void {
