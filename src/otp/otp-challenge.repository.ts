@@ -73,7 +73,6 @@ const NUMBER = {
     text: `select 1 from otp_challenge c join app_user u on u.id = c.user_id
       where coalesce(c.phone_number, u.phone_number) = $1 and c.id <> $2 and c.status = 'pending' and ${inFlight('$3')} limit 1`,
   },
-  lock: { name: 'otp_lock_number', text: 'select pg_advisory_xact_lock(hashtextextended($1, 0))' },
 } satisfies Record<string, Statement>;
 
 const INSERT: Statement = {
@@ -83,12 +82,21 @@ const INSERT: Statement = {
 };
 
 /** A challenge of a user with its user and (step-up, phone change) its session, as rows: one statement. */
-const WITH_OWNER: Statement = {
-  name: 'otp_challenge_with_owner',
-  text: `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
+const withOwner = (name: string, extra = '') => ({
+  name,
+  text: `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session${extra}
     from otp_challenge c join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id
     where c.id = $1 and c.user_id = $2`,
-};
+});
+const WITH_OWNER: Statement = withOwner('otp_challenge_with_owner');
+/**
+ * The same, holding every send to the challenge's destination off until the transaction ends: the
+ * check of who else is sending there and the reservation of a send then happen as one step.
+ */
+const WITH_OWNER_LOCKING_NUMBER: Statement = withOwner(
+  'otp_challenge_with_owner_locking_number',
+  `, pg_advisory_xact_lock(hashtextextended('send:' || coalesce(c.phone_number, u.phone_number), 0)) as locked`,
+);
 
 /**
  * Every change to a challenge is one conditional UPDATE ... RETURNING: the condition is the
@@ -101,10 +109,12 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
   /**
    * The challenge with its user and session loaded, in one statement, or null when it is not this
    * user's. Entities of the request's unit of work, as `findOne` with `populate` would give.
+   * `lockingNumber` (in a transaction): the statement also takes the send lock of the challenge's
+   * destination (a send's first step), held until the transaction ends.
    */
-  async findWithOwner(id: string, userId: string): Promise<OtpChallenge | null> {
+  async findWithOwner(id: string, userId: string, options: { lockingNumber?: boolean } = {}): Promise<OtpChallenge | null> {
     type Row = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
-    const [row] = await queryIn<Row>(this.em, WITH_OWNER, [id, userId]);
+    const [row] = await queryIn<Row>(this.em, options.lockingNumber ? WITH_OWNER_LOCKING_NUMBER : WITH_OWNER, [id, userId]);
     if (!row) return null;
     // Owner first: the challenge's references then resolve to the entities just mapped.
     this.em.map(User, row.user);
@@ -187,14 +197,6 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
   /** Whether another challenge's send to `e164` is in flight (reserved, its answer not yet recorded). */
   async sendInFlightTo(e164: string, exceptId: string, codeTtlSeconds: number): Promise<boolean> {
     return (await queryIn(this.em, NUMBER.sendInFlightTo, [e164, exceptId, codeTtlSeconds])).length > 0;
-  }
-
-  /**
-   * Holds every send to `e164` off until the caller's transaction ends: the check of who else is
-   * sending there and the reservation of this send happen as one step.
-   */
-  async lockNumber(e164: string): Promise<void> {
-    await queryIn(this.em, NUMBER.lock, [`send:${e164}`]);
   }
 
   reserveAttempt(id: string, now: Date, maxAttempts: number) {

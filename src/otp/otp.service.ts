@@ -103,9 +103,9 @@ export class OtpService {
     const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
     const claims = await this.deps.tokens.verifyPending(pendingToken);
     const now = clock.now();
-    // The challenge is read, checked and its send reserved in one transaction.
+    // The challenge is read (its destination locked), checked and its send reserved in one transaction.
     const { challenge, reserved, previous, reference, phoneNumber, send } = await this.inTransaction(async () => {
-      const challenge = await this.loadLive(claims);
+      const challenge = await this.loadLive(claims, { lockingNumber: true });
       if (!challenge.channels.includes(channel)) {
         throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
       }
@@ -160,7 +160,10 @@ export class OtpService {
     return { channel, expiresAt: earliest(codeExpiresAt, latestSend.expiresAt), locale: usedLocale, ...this.resendState(latestSend, now) };
   }
 
-  /** In the caller's transaction: a send of `challenge` reserved, or null (cooldown, no sends left). */
+  /**
+   * In the caller's transaction, which holds the destination's lock (`loadLive` with
+   * `lockingNumber`): a send of `challenge` reserved, or null (cooldown, no sends left).
+   */
   private async reserveSend(challenge: OtpChallenge, channel: Channel, now: Date) {
     const { challenges, limits } = this.deps;
     // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
@@ -178,7 +181,6 @@ export class OtpService {
     // last wins. Per number, the check of who else is sending and this reservation are one step:
     // a stranger is refused while an owner's code is live or in flight, and an owner who finds a
     // stranger's send in flight waits for it to be answered, so that the owner's start comes last.
-    await challenges.lockNumber(phoneNumber);
     if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
     const reserved = await challenges.reserveSend(challenge.id, now, {
       reference,
@@ -362,8 +364,8 @@ export class OtpService {
   }
 
   /** `liveChallenge` once its token is verified (a token refused costs no query, nor a transaction). */
-  private async loadLive({ userId, challengeId, purpose }: PendingClaims): Promise<OtpChallenge> {
-    const challenge = await this.deps.challenges.findWithOwner(challengeId, userId);
+  private async loadLive({ userId, challengeId, purpose }: PendingClaims, options: { lockingNumber?: boolean } = {}): Promise<OtpChallenge> {
+    const challenge = await this.deps.challenges.findWithOwner(challengeId, userId, options);
     if (!challenge || challenge.purpose !== purpose) throw new AppError('UNAUTHENTICATED', { cause: new Error('no challenge for token') });
     const now = this.deps.clock.now();
     if (challenge.purpose !== ChallengePurpose.SignIn && !(challenge.session && isLive(challenge.session, now))) {

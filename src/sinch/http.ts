@@ -68,8 +68,8 @@ export class SinchHttp {
         headers: { ...headers, 'content-type': CONTENT_TYPE, accept: 'application/json', 'x-timestamp': timestamp, authorization },
         retry: 0,
         throwHttpErrors: false,
-        timeout: this.options.timeoutMs,
-        // ky's timeout stops at the response headers; this one also bounds reading the body.
+        // One timer for the whole exchange, body included (ky's own would stop at the headers).
+        timeout: false,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       return { httpStatus: response.status, headers: response.headers, text: await response.text() };
