@@ -1,4 +1,5 @@
-import { EntityRepository, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { randomUUID } from 'node:crypto';
+import { EntityRepository } from '@mikro-orm/postgresql';
 import { queryIn, type Statement } from '../db/prepared';
 import { AppError } from '../errors/app-error';
 import { canonicalEmail } from '../validation/email';
@@ -26,6 +27,15 @@ export function userRecordOf(row: UserRow): UserRecord {
 
 const BY_EMAIL: Statement = { name: 'user_by_email', text: `select ${USER_RECORD_COLUMNS} from app_user u where u.email_canonical = $1` };
 
+const INSERT: Statement = {
+  name: 'user_insert',
+  text: `insert into app_user as u (id, email, email_canonical, phone_number, password_hash, created_at, updated_at)
+    values ($1, $2, $3, $4, $5, $6, $6) returning ${USER_RECORD_COLUMNS}`,
+};
+
+/** PostgreSQL's SQLSTATE for a unique index refusing a row: here only the canonical email's can. */
+const UNIQUE_VIOLATION = '23505';
+
 const PHONE_VERIFIED: Statement = {
   name: 'user_phone_verified',
   text: `update app_user set phone_verified_at = coalesce(phone_verified_at, $2),
@@ -40,16 +50,16 @@ export class UserRepository extends EntityRepository<User> {
     return row ? userRecordOf(row) : null;
   }
 
-  /** Inserts a user; a concurrent register with the same email loses at the unique index. */
-  async add(data: Pick<User, 'email' | 'phoneNumber' | 'passwordHash' | 'createdAt'>): Promise<User> {
-    const user = this.create({ ...data, emailCanonical: canonicalEmail(data.email), updatedAt: data.createdAt, phoneVerifiedAt: null });
+  /** Inserts a user (one named statement); a concurrent register with the same email loses at the unique index. */
+  async add(data: Pick<User, 'email' | 'phoneNumber' | 'passwordHash' | 'createdAt'>): Promise<UserRecord> {
+    const { email, phoneNumber, passwordHash, createdAt } = data;
     try {
-      await this.em.persistAndFlush(user);
+      const [row] = await queryIn<UserRow>(this.em, INSERT, [randomUUID(), email, canonicalEmail(email), phoneNumber, passwordHash, createdAt]);
+      return userRecordOf(row);
     } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw new AppError('EMAIL_ALREADY_REGISTERED');
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new AppError('EMAIL_ALREADY_REGISTERED');
       throw error;
     }
-    return user;
   }
 
   /**
