@@ -38,3 +38,11 @@ export function queryIn<Row>(em: EntityManager, statement: Statement, values: un
 
 /** Runs a statement somewhere: `queryIn` for an EntityManager, or with an audit event (`AuditTrail.recordWith`). */
 export type StatementRunner = <Row>(statement: Statement, values: unknown[]) => Promise<Row[]>;
+
+/** PostgreSQL's SQLSTATE on an error of a named statement (the ORM wraps its own errors; these come as the driver raised them). */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export const SQLSTATE = { uniqueViolation: '23505', foreignKeyViolation: '23503' } as const;

@@ -1,6 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { ForeignKeyConstraintViolationException, NotFoundError } from '@mikro-orm/postgresql';
+import { SQLSTATE, sqlStateOf } from '../db/prepared';
 import { AppError, ERROR_MESSAGES, isAppError } from '../errors/app-error';
 
 /**
@@ -45,7 +46,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, op
  * session or a dead token, not a server error. Anything else is returned as it is.
  */
 export function contractErrorOf(error: unknown): unknown {
-  if (error instanceof ForeignKeyConstraintViolationException || error instanceof NotFoundError) {
+  const foreignKey = error instanceof ForeignKeyConstraintViolationException || sqlStateOf(error) === SQLSTATE.foreignKeyViolation;
+  if (foreignKey || error instanceof NotFoundError) {
     return new AppError('UNAUTHENTICATED', { cause: error });
   }
   return error;

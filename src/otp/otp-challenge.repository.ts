@@ -99,6 +99,26 @@ const WITH_OWNER_LOCKING_NUMBER: Statement = withOwner(
 );
 
 /**
+ * A code's attempt counted on a challenge that can take it, answered with its owner as
+ * `WITH_OWNER`: pending, not expired, for the token's purpose, a code sent and not expired, attempts
+ * left, and (step-up, phone change) the session that asked still live. $1 id, $2 user, $3 purpose,
+ * $4 now, $5 the attempts allowed.
+ */
+const CODE_ATTEMPT_WITH_OWNER: Statement = {
+  name: 'otp_code_attempt_with_owner',
+  text: `with c as (
+      update otp_challenge set code_attempts = code_attempts + 1
+      where id = $1 and user_id = $2 and purpose::text = $3 and status = 'pending' and consumed_at is null and expires_at > $4
+        and code_attempts < $5 and verification_id is not null and channel is not null and code_expires_at > $4
+        and (purpose = 'sign_in' or exists (select 1 from auth_session s where s.id = session_id and s.expires_at > $4 and s.idle_expires_at > $4))
+      returning *)
+    select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
+    from c join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id`,
+};
+
+type WithOwnerRow = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
+
+/**
  * Every change to a challenge is one conditional UPDATE ... RETURNING: the condition is the
  * invariant, so concurrent requests on one pending token cannot both pass a check (two sends in
  * one cooldown, a sixth code attempt, two upgrades). `null` means the condition did not hold.
@@ -113,9 +133,22 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * destination (a send's first step), held until the transaction ends.
    */
   async findWithOwner(id: string, userId: string, options: { lockingNumber?: boolean } = {}): Promise<OtpChallenge | null> {
-    type Row = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
-    const [row] = await queryIn<Row>(this.em, options.lockingNumber ? WITH_OWNER_LOCKING_NUMBER : WITH_OWNER, [id, userId]);
-    if (!row) return null;
+    const [row] = await queryIn<WithOwnerRow>(this.em, options.lockingNumber ? WITH_OWNER_LOCKING_NUMBER : WITH_OWNER, [id, userId]);
+    return row ? this.mapWithOwner(row) : null;
+  }
+
+  /**
+   * verifyOtp's first step in one statement: a code attempt counted on a challenge that can take
+   * it (see CODE_ATTEMPT_WITH_OWNER), answered with its user and session; null when it cannot
+   * (the caller then reads the challenge to say why).
+   */
+  async reserveCodeAttempt(challenge: { id: string; userId: string; purpose: string }, now: Date, maxAttempts: number) {
+    const values = [challenge.id, challenge.userId, challenge.purpose, now, maxAttempts];
+    const [row] = await queryIn<WithOwnerRow>(this.em, CODE_ATTEMPT_WITH_OWNER, values);
+    return row ? this.mapWithOwner(row) : null;
+  }
+
+  private mapWithOwner(row: WithOwnerRow): OtpChallenge {
     // Owner first: the challenge's references then resolve to the entities just mapped.
     this.em.map(User, row.user);
     if (row.session) this.em.map(AuthSession, row.session);

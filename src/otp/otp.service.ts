@@ -16,7 +16,7 @@ import { normalizeCode } from './otp-code';
 import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
 import type { SendGuard } from './send-guard';
-import type { Budget } from '../rate-limits/budget';
+import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
 import type { AuditTrail } from '../audit/audit-trail';
@@ -241,22 +241,35 @@ export class OtpService {
 
   /** The right code completes the challenge: a new session, a step-up, or a new number. */
   async verify(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
-    const { provider, clock } = this.deps;
     const claims = await this.deps.tokens.verifyPending(pendingToken);
-    // Read and checked, then the attempt counted by a conditional update that checks the
-    // challenge is still live: no transaction needed between the two.
-    const challenge = await this.loadLive(claims);
-    const { verificationId, channel, codeExpiresAt } = challenge;
-    if (!verificationId || !channel || !codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
+    // The code's form is checked before any database work: a malformed code spends nothing.
     const code = normalizeCode(rawCode);
+    const counted = await this.countGuess(claims.userId, () => this.reserveCodeAttempt(claims));
+    const { challenge } = counted;
+    const channel = challenge.channel!;
     const proof: Proof = { kind: 'code', channel };
-    if (codeExpiresAt <= clock.now()) throw this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED'));
-    const attemptsUsed = await this.reserveAttempt(challenge);
-    return this.guess({ challenge, attemptsUsed }, proof, client, async (complete) => {
-      const outcome = await provider.report({ id: verificationId, method: CHANNEL_METHOD[channel].method, code });
+    return this.guess(counted, proof, client, async (complete) => {
+      const outcome = await this.deps.provider.report({ id: challenge.verificationId!, method: CHANNEL_METHOD[channel].method, code });
       if (outcome.kind === 'expired') throw new NotJudged(this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED')));
       return outcome.kind === 'wrong_code' ? 'wrong' : this.inTransaction(complete);
     });
+  }
+
+  /**
+   * A code's attempt counted, in one statement, on a challenge that can take it (live, a code sent
+   * and not expired, attempts left). When it cannot, the challenge is read to answer why, in the
+   * order a client needs: token dead or used up, no code requested, code expired, attempts used.
+   */
+  private async reserveCodeAttempt(claims: PendingClaims): Promise<CountedGuess> {
+    const { challenges, clock, limits } = this.deps;
+    const { challengeId: id, userId, purpose } = claims;
+    const reserved = await challenges.reserveCodeAttempt({ id, userId, purpose }, clock.now(), limits.maxWrongCodesPerToken);
+    if (reserved) return { challenge: reserved, attemptsUsed: reserved.codeAttempts };
+    const challenge = await this.loadLive(claims);
+    const { channel, codeExpiresAt } = challenge;
+    if (!challenge.verificationId || !channel || !codeExpiresAt) throw new AppError('OTP_NOT_REQUESTED');
+    if (codeExpiresAt <= clock.now()) throw this.failed(challenge, { kind: 'code', channel }, 'expired', new AppError('OTP_EXPIRED'));
+    throw this.whyVerifyRefused(challenge);
   }
 
   /**
@@ -267,15 +280,18 @@ export class OtpService {
   async verifyRecoveryCode(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
     const { recoveryCodes, clock } = this.deps;
     const claims = await this.deps.tokens.verifyPending(pendingToken);
-    const challenge = await this.loadLive(claims);
-    if (challenge.purpose === ChallengePurpose.PhoneChange) {
-      throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
-    }
-    const code = normalizeRecoveryCode(rawCode);
-    const attemptsUsed = await this.reserveAttempt(challenge);
-    return this.guess({ challenge, attemptsUsed }, { kind: 'recovery' }, client, (complete) =>
+    let code = '';
+    const counted = await this.countGuess(claims.userId, async () => {
+      const challenge = await this.loadLive(claims);
+      if (challenge.purpose === ChallengePurpose.PhoneChange) {
+        throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
+      }
+      code = normalizeRecoveryCode(rawCode);
+      return { challenge, attemptsUsed: await this.reserveAttempt(challenge) };
+    });
+    return this.guess(counted, { kind: 'recovery' }, client, (complete) =>
       // The code is spent in the transaction that completes the challenge: both happen, or neither.
-      this.inTransaction(async () => ((await recoveryCodes.use(challenge.user.id, code, clock.now())) ? complete() : 'wrong')),
+      this.inTransaction(async () => ((await recoveryCodes.use(counted.challenge.user.id, code, clock.now())) ? complete() : 'wrong')),
     );
   }
 
@@ -288,20 +304,35 @@ export class OtpService {
   }
 
   /**
-   * One guess at a challenge's secret. The attempt is counted (per token by reserveAttempt, then
-   * per user here) before the guess is judged, so concurrent guesses cannot exceed the caps; it is
-   * given back when the guess could not be judged, and the user's when it was right: only wrong
-   * guesses spend it.
+   * A guess counted before it is judged, per token (`reserve`) and per user, both at once: so
+   * concurrent guesses cannot exceed the caps. If either fails, the other is given back.
+   */
+  private async countGuess(userId: string, reserve: () => Promise<CountedGuess>): Promise<CountedGuess & { budget: Taken }> {
+    const { challenges, wrongCodesPerUser } = this.deps;
+    const [attempt, taken] = await Promise.allSettled([reserve(), wrongCodesPerUser.take(userId)]);
+    if (attempt.status === 'rejected') {
+      if (taken.status === 'fulfilled') await wrongCodesPerUser.giveBack(userId, taken.value);
+      throw attempt.reason;
+    }
+    if (taken.status === 'rejected') {
+      await challenges.releaseAttempt(attempt.value.challenge.id);
+      throw taken.reason;
+    }
+    return { ...attempt.value, budget: taken.value };
+  }
+
+  /**
+   * One guess at a challenge's secret, counted (`countGuess`). The counts are given back when the
+   * guess could not be judged, and the user's when it was right: only wrong guesses spend it.
    */
   private async guess(
-    { challenge, attemptsUsed }: { challenge: OtpChallenge; attemptsUsed: number },
+    { challenge, attemptsUsed, budget }: CountedGuess & { budget: Taken },
     proof: Proof,
     client: ClientInfo,
     judge: (complete: () => Promise<SessionGrant>) => Promise<SessionGrant | 'wrong'>,
   ): Promise<SessionGrant> {
     const { challenges, completion, wrongCodesPerUser, audit, clock, logger } = this.deps;
     const userId = challenge.user.id;
-    const budget = await wrongCodesPerUser.take(userId);
     if (!budget.ok) {
       await challenges.releaseAttempt(challenge.id);
       const message = 'Too many wrong codes for this account. Try again later.';
@@ -399,6 +430,12 @@ export class OtpService {
       (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken);
     return new AppError(attemptsUsedUp ? 'OTP_ATTEMPTS_EXCEEDED' : 'UNAUTHENTICATED');
   }
+}
+
+/** A guess counted on its token: the challenge as the count left it, and the attempts used so far. */
+interface CountedGuess {
+  challenge: OtpChallenge;
+  attemptsUsed: number;
 }
 
 /** A guess the provider could not judge (the code expired at its end): nothing is spent, this is the answer. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EntityRepository } from '@mikro-orm/postgresql';
-import { queryIn, type Statement } from '../db/prepared';
+import { queryIn, SQLSTATE, type Statement, sqlStateOf } from '../db/prepared';
 import { AppError } from '../errors/app-error';
 import { canonicalEmail } from '../validation/email';
 import { User, type UserRecord } from './user.entity';
@@ -33,9 +33,6 @@ const INSERT: Statement = {
     values ($1, $2, $3, $4, $5, $6, $6) returning ${USER_RECORD_COLUMNS}`,
 };
 
-/** PostgreSQL's SQLSTATE for a unique index refusing a row: here only the canonical email's can. */
-const UNIQUE_VIOLATION = '23505';
-
 const PHONE_VERIFIED: Statement = {
   name: 'user_phone_verified',
   text: `update app_user set phone_verified_at = coalesce(phone_verified_at, $2),
@@ -57,7 +54,8 @@ export class UserRepository extends EntityRepository<User> {
       const [row] = await queryIn<UserRow>(this.em, INSERT, [randomUUID(), email, canonicalEmail(email), phoneNumber, passwordHash, createdAt]);
       return userRecordOf(row);
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new AppError('EMAIL_ALREADY_REGISTERED');
+      // The only unique index a new user's row can hit (its id is random): the canonical email's.
+      if (sqlStateOf(error) === SQLSTATE.uniqueViolation) throw new AppError('EMAIL_ALREADY_REGISTERED');
       throw error;
     }
   }
