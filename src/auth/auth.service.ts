@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { inTransaction } from '../db/transaction';
 import { AppError } from '../errors/app-error';
+import { ChallengePurpose } from '../otp/otp-challenge.entity';
 import type { OtpService, PendingAuthResult } from '../otp/otp.service';
 import { normalizePassword, checkNewPassword } from '../passwords/password-rules';
 import type { PasswordHasher } from '../passwords/password-hasher';
@@ -73,11 +74,8 @@ export class AuthService {
       if (user) void audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' });
       throw new AppError('INVALID_CREDENTIALS');
     }
-    // The password was right: the event is written alongside the new challenge, not after it.
-    const [pending] = await Promise.all([
-      otp.open(user, phones.channelsFor(user.phoneNumber)),
-      audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client }),
-    ]);
-    return pending;
+    // The new challenge and the event in one statement.
+    const event = { type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client };
+    return otp.open(user, phones.channelsFor(user.phoneNumber), { kind: ChallengePurpose.SignIn }, event);
   }
 }

@@ -78,7 +78,7 @@ const NUMBER = {
 const INSERT: Statement = {
   name: 'otp_challenge_insert',
   text: `insert into otp_challenge (id, user_id, purpose, session_id, phone_number, channels, expires_at, created_at)
-    values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
 };
 
 /** A challenge of a user with its user and (step-up, phone change) its session, as rows: one statement. */
@@ -155,19 +155,25 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.em.map(OtpChallenge, row.challenge);
   }
 
-  /** A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it). Answers its id. */
-  async add(challenge: {
-    userId: string;
-    purpose: ChallengePurpose;
-    sessionId: string | null;
-    phoneNumber: string | null;
-    channels: Channel[];
-    createdAt: Date;
-    expiresAt: Date;
-  }): Promise<string> {
+  /**
+   * A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it).
+   * `run` may add an audit event to the statement. Answers its id.
+   */
+  async add(
+    challenge: {
+      userId: string;
+      purpose: ChallengePurpose;
+      sessionId: string | null;
+      phoneNumber: string | null;
+      channels: Channel[];
+      createdAt: Date;
+      expiresAt: Date;
+    },
+    run: StatementRunner = (statement, values) => queryIn(this.em, statement, values),
+  ): Promise<string> {
     const id = randomUUID();
     const { userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt } = challenge;
-    await queryIn(this.em, INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
+    await run(INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
     return id;
   }
 
@@ -250,8 +256,12 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.update(UPDATE.consume, [id, now]);
   }
 
-  private async update(statement: Statement, values: unknown[], run?: StatementRunner): Promise<OtpChallenge | null> {
-    const [row] = await (run ?? ((s, v) => queryIn(this.em, s, v)))<Record<string, unknown>>(statement, values);
+  private async update(
+    statement: Statement,
+    values: unknown[],
+    run: StatementRunner = (s, v) => queryIn(this.em, s, v),
+  ): Promise<OtpChallenge | null> {
+    const [row] = await run<Record<string, unknown>>(statement, values);
     return row ? this.em.map(OtpChallenge, row) : null;
   }
 }

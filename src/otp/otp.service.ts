@@ -19,7 +19,7 @@ import type { SendGuard } from './send-guard';
 import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
-import type { AuditTrail } from '../audit/audit-trail';
+import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import { normalizeRecoveryCode, type RecoveryCodes } from '../recovery/recovery-codes';
 import type { ChallengeCompletion, Proof } from './challenge-completion';
@@ -79,20 +79,25 @@ export class OtpService {
     user: UserRecord,
     channels: Channel[],
     purpose: { kind: ChallengePurpose; sessionId?: string; phoneNumber?: string } = { kind: ChallengePurpose.SignIn },
+    /** An audit event written with the new challenge, in the same statement. */
+    event?: AuditEntry,
   ): Promise<PendingAuthResult> {
-    const { challenges, tokens, clock, limits } = this.deps;
+    const { challenges, tokens, audit, clock, limits } = this.deps;
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
     const expiresAt = addSeconds(now, limits.pendingTokenTtlSeconds);
-    const challengeId = await challenges.add({
-      userId: user.id,
-      channels,
-      purpose: purpose.kind,
-      sessionId: purpose.sessionId ?? null,
-      phoneNumber: purpose.phoneNumber ?? null,
-      createdAt: now,
-      expiresAt,
-    });
+    const challengeId = await challenges.add(
+      {
+        userId: user.id,
+        channels,
+        purpose: purpose.kind,
+        sessionId: purpose.sessionId ?? null,
+        phoneNumber: purpose.phoneNumber ?? null,
+        createdAt: now,
+        expiresAt,
+      },
+      event && ((change, values) => audit.recordWith(change, values, event)),
+    );
     const pendingToken = await tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind });
     return { pendingToken, expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
   }
