@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EntityRepository } from '@mikro-orm/postgresql';
 import { queryIn, type Statement, type StatementRunner } from '../db/prepared';
 import { AuthSession } from '../sessions/session.entity';
@@ -157,10 +156,11 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
 
   /**
    * A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it).
-   * `run` may add an audit event to the statement. Answers its id.
+   * `run` may add an audit event to the statement.
    */
   async add(
     challenge: {
+      id: string;
       userId: string;
       purpose: ChallengePurpose;
       sessionId: string | null;
@@ -170,11 +170,9 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
       expiresAt: Date;
     },
     run: StatementRunner = (statement, values) => queryIn(this.em, statement, values),
-  ): Promise<string> {
-    const id = randomUUID();
-    const { userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt } = challenge;
+  ): Promise<void> {
+    const { id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt } = challenge;
     await run(INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
-    return id;
   }
 
   /** The cooldown is waived once the provider has reported the latest code undelivered. */

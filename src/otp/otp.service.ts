@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { inTransaction } from '../db/transaction';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
@@ -86,19 +86,24 @@ export class OtpService {
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
     const expiresAt = addSeconds(now, limits.pendingTokenTtlSeconds);
-    const challengeId = await challenges.add(
-      {
-        userId: user.id,
-        channels,
-        purpose: purpose.kind,
-        sessionId: purpose.sessionId ?? null,
-        phoneNumber: purpose.phoneNumber ?? null,
-        createdAt: now,
-        expiresAt,
-      },
-      event && ((change, values) => audit.recordWith(change, values, event)),
-    );
-    const pendingToken = await tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind });
+    const challengeId = randomUUID();
+    // The token is signed while the row is written (it is handed out only once the row is there).
+    const [, pendingToken] = await Promise.all([
+      challenges.add(
+        {
+          id: challengeId,
+          userId: user.id,
+          channels,
+          purpose: purpose.kind,
+          sessionId: purpose.sessionId ?? null,
+          phoneNumber: purpose.phoneNumber ?? null,
+          createdAt: now,
+          expiresAt,
+        },
+        event && ((change, values) => audit.recordWith(change, values, event)),
+      ),
+      tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind }),
+    ]);
     return { pendingToken, expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
   }
 

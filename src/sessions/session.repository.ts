@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
 import { queryIn, queryPrepared, type Statement } from '../db/prepared';
 import type { UserRecord } from '../users/user.entity';
@@ -40,12 +39,12 @@ export class SessionRepository extends EntityRepository<AuthSession> {
    * refresh token (stored as its hash), in the caller's transaction if any: a sign-in's last step.
    */
   async open(
-    session: Pick<AuthSession, 'user' | 'createdAt' | 'expiresAt' | 'idleExpiresAt' | 'amr' | 'userAgent' | 'ipAddress'>,
+    session: Pick<AuthSession, 'id' | 'user' | 'createdAt' | 'expiresAt' | 'idleExpiresAt' | 'amr' | 'userAgent' | 'ipAddress'>,
     refreshToken: { tokenHash: string; expiresAt: Date },
   ): Promise<AuthSession> {
-    const { user, createdAt, expiresAt, idleExpiresAt, amr, userAgent, ipAddress } = session;
+    const { id, user, createdAt, expiresAt, idleExpiresAt, amr, userAgent, ipAddress } = session;
     const [row] = await queryIn<Record<string, unknown>>(this.em, OPEN, [
-      randomUUID(),
+      id,
       user.id,
       createdAt,
       expiresAt,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { inTransaction } from '../db/transaction';
 import type { AuditTrail } from '../audit/audit-trail';
@@ -60,12 +61,17 @@ export class SessionService {
     const now = clock.now();
     const expiresAt = addSeconds(now, limits.sessionMaxTtlSeconds);
     const refresh = { ...newRefreshToken(), expiresAt: this.refreshTokenEnd(now, expiresAt) };
-    // The first refresh token sets the idle end. One statement for both rows: every sign-in runs it.
-    const session = await sessions.open(
-      { user, createdAt: now, expiresAt, idleExpiresAt: refresh.expiresAt, amr, userAgent: client.userAgent ?? null, ipAddress: client.ip },
-      { tokenHash: refresh.hash, expiresAt: refresh.expiresAt },
-    );
-    return this.grant(session, refresh);
+    const id = randomUUID();
+    // The first refresh token sets the idle end. One statement for both rows (every sign-in runs
+    // it), while the access token is signed: the grant is handed out only once both are done.
+    const [session, access] = await Promise.all([
+      sessions.open(
+        { id, user, createdAt: now, expiresAt, idleExpiresAt: refresh.expiresAt, amr, userAgent: client.userAgent ?? null, ipAddress: client.ip },
+        { tokenHash: refresh.hash, expiresAt: refresh.expiresAt },
+      ),
+      this.issueAccess({ id, user, amr, authenticatedAt: now }, refresh),
+    ]);
+    return this.grantOf(session, refresh, access);
   }
 
   /**
@@ -215,18 +221,22 @@ export class SessionService {
 
   /** No token of a session outlives it: the access token ends with the refresh token at the latest. */
   private async grant(session: AuthSession, refresh: { token: string; expiresAt: Date }): Promise<SessionGrant> {
-    const user = session.user;
-    const access = await this.deps.tokens.issueAccess(
-      { userId: user.id, sessionId: session.id, amr: session.amr, authTime: session.authenticatedAt },
-      refresh.expiresAt,
-    );
+    return this.grantOf(session, refresh, await this.issueAccess(session, refresh));
+  }
+
+  private issueAccess(session: Pick<AuthSession, 'id' | 'user' | 'amr' | 'authenticatedAt'>, refresh: { expiresAt: Date }) {
+    const claims = { userId: session.user.id, sessionId: session.id, amr: session.amr, authTime: session.authenticatedAt };
+    return this.deps.tokens.issueAccess(claims, refresh.expiresAt);
+  }
+
+  private grantOf(session: AuthSession, refresh: { token: string; expiresAt: Date }, access: { token: string; expiresAt: Date }): SessionGrant {
     return {
       accessToken: access.token,
       expiresAt: access.expiresAt,
       refreshToken: refresh.token,
       refreshExpiresAt: refresh.expiresAt,
       session,
-      user,
+      user: session.user,
     };
   }
 }
