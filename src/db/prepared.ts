@@ -45,4 +45,4 @@ export function sqlStateOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-export const SQLSTATE = { uniqueViolation: '23505', foreignKeyViolation: '23503' } as const;
+export const SQLSTATE = { uniqueViolation: '23505', foreignKeyViolation: '23503', deadlockDetected: '40P01' } as const;

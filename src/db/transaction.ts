@@ -1,4 +1,5 @@
 import { DeadlockException, type EntityManager } from '@mikro-orm/postgresql';
+import { SQLSTATE, sqlStateOf } from './prepared';
 
 const ATTEMPTS = 3;
 
@@ -14,7 +15,9 @@ export async function inTransaction<T>(em: EntityManager, work: (tx: EntityManag
     try {
       return await em.transactional(work);
     } catch (error) {
-      const retryable = error instanceof DeadlockException && attempt < ATTEMPTS && !em.getTransactionContext();
+      // The ORM's statements raise its DeadlockException, named statements the driver's error.
+      const deadlock = error instanceof DeadlockException || sqlStateOf(error) === SQLSTATE.deadlockDetected;
+      const retryable = deadlock && attempt < ATTEMPTS && !em.getTransactionContext();
       if (!retryable) throw error;
     }
   }

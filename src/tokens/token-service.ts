@@ -40,19 +40,36 @@ export interface AccessClaims {
  * Signs with one key and verifies with it and the verification keys (tokens signed before a key
  * rotation keep working until they expire). A token is verified only with the key its `kid` names.
  */
-/** Access tokens remembered as verified (about 1 KiB each with their claims). */
-const VERIFIED_ACCESS_TOKENS_KEPT = 10_000;
+/** Tokens of each kind remembered as verified (about 1 KiB each with their claims). */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
+/**
+ * Tokens verified before, until they expire: a client presents the same token again (an access
+ * token on every request, a pending token at each step of its sign-in), and the answer for the
+ * same bytes cannot change while this process's keys do not (they change only at a restart).
+ * Saves the signature check; what the token points at (session, challenge) is still read every
+ * time. The oldest leave first when full.
+ */
+class VerifiedTokens<Claims> {
+  private readonly entries = new Map<string, { claims: Claims; expiresAtMs: number }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  async verify(token: string, verify: (token: string) => Promise<{ claims: Claims; expiresAtMs: number }>): Promise<Claims> {
+    const known = this.entries.get(token);
+    if (known && this.clock.now().getTime() < known.expiresAtMs) return known.claims;
+    const verified = await verify(token);
+    if (this.entries.size >= VERIFIED_TOKENS_KEPT) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(token, verified);
+    return verified.claims;
+  }
+}
 
 export class TokenService {
   private readonly pendingAudience: string;
   private readonly keys = new Map<string, VerificationKey>();
-  /**
-   * Access tokens verified before, until they expire: a client presents the same token on every
-   * request, and the answer for the same bytes cannot change while this process's keys do not
-   * (they change only at a restart). Saves the signature check, the largest cost of `me` after
-   * the database; the session is still checked every time. The oldest leave first when full.
-   */
-  private readonly verifiedAccess = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+  private readonly verifiedAccess: VerifiedTokens<AccessClaims>;
+  private readonly verifiedPending: VerifiedTokens<PendingClaims>;
 
   constructor(
     private readonly signingKey: SigningKey,
@@ -61,6 +78,8 @@ export class TokenService {
     private readonly clock: Clock,
   ) {
     this.pendingAudience = `${settings.audience}:pending-2fa`;
+    this.verifiedAccess = new VerifiedTokens(clock);
+    this.verifiedPending = new VerifiedTokens(clock);
     for (const key of [signingKey, ...verificationKeys]) {
       const known = this.keys.get(key.kid);
       if (known && !known.publicKey.equals(key.publicKey)) throw new Error(`two different JWT keys share the kid "${key.kid}"`);
@@ -93,21 +112,20 @@ export class TokenService {
     return { token, expiresAt };
   }
 
-  async verifyPending(token: string): Promise<PendingClaims> {
-    const { sub, jti, purpose } = await this.verify(token, PENDING_TYP, this.pendingAudience);
+  verifyPending(token: string): Promise<PendingClaims> {
+    return this.verifiedPending.verify(token, (bytes) => this.verifyPendingSignature(bytes));
+  }
+
+  verifyAccess(token: string): Promise<AccessClaims> {
+    return this.verifiedAccess.verify(token, (bytes) => this.verifyAccessSignature(bytes));
+  }
+
+  private async verifyPendingSignature(token: string): Promise<{ claims: PendingClaims; expiresAtMs: number }> {
+    const { sub, jti, purpose, exp } = await this.verify(token, PENDING_TYP, this.pendingAudience);
     if (!isUuid(sub) || !isUuid(jti) || typeof purpose !== 'string') {
       throw new AppError('UNAUTHENTICATED', { cause: new Error('claims of the wrong shape') });
     }
-    return { userId: sub, challengeId: jti, purpose };
-  }
-
-  async verifyAccess(token: string): Promise<AccessClaims> {
-    const known = this.verifiedAccess.get(token);
-    if (known && this.clock.now().getTime() < known.expiresAtMs) return known.claims;
-    const verified = await this.verifyAccessSignature(token);
-    if (this.verifiedAccess.size >= VERIFIED_ACCESS_TOKENS_KEPT) this.verifiedAccess.delete(this.verifiedAccess.keys().next().value!);
-    this.verifiedAccess.set(token, verified);
-    return verified.claims;
+    return { claims: Object.freeze({ userId: sub, challengeId: jti, purpose }), expiresAtMs: (exp as number) * 1000 };
   }
 
   private async verifyAccessSignature(token: string): Promise<{ claims: AccessClaims; expiresAtMs: number }> {
