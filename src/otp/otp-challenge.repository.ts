@@ -14,6 +14,17 @@ import { type ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-chal
 const inFlight = (ttl: string) =>
   `(c.last_sent_at is not null and (c.code_expires_at is null or c.code_expires_at < c.last_sent_at + make_interval(secs => ${ttl})))`;
 
+/**
+ * Challenges of other users who have proven number `e164` with a live code for it or a send to it
+ * in flight (a send to the number now would make Sinch abort it). Placeholders: the code's
+ * lifetime, the number, the requester, now.
+ */
+const ownersLiveCodes = (p: { ttl: string; e164: string; requester: string; now: string }) =>
+  `otp_challenge c join app_user u on u.id = c.user_id
+      where u.phone_number = ${p.e164} and u.phone_verified_at is not null and u.id <> ${p.requester}
+        and c.status = 'pending' and c.expires_at > ${p.now} and coalesce(c.phone_number, u.phone_number) = ${p.e164}
+        and (c.code_expires_at > ${p.now} or ${inFlight(p.ttl)})`;
+
 /** Usable: not upgraded, not locked, not expired (`$2` is now). */
 const LIVE = `status = 'pending' and consumed_at is null and expires_at > $2`;
 
@@ -23,6 +34,14 @@ const UPDATE = {
     name: 'otp_reserve_send',
     text: `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
       where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)
+      returning *`,
+  },
+  /** `reserveSend` for a number the requester has not proven: also while no owner's code is live ($7 number, $8 requester, $9 code lifetime). */
+  reserveUnprovenSend: {
+    name: 'otp_reserve_unproven_send',
+    text: `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
+      where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)
+        and not exists (select 1 from ${ownersLiveCodes({ ttl: '$9', e164: '$7', requester: '$8', now: '$2' })})
       returning *`,
   },
   releaseSend: {
@@ -62,10 +81,7 @@ const NUMBER = {
   ownersLiveCodeUntil: {
     name: 'otp_owners_live_code_until',
     text: `select max(greatest(c.code_expires_at, c.last_sent_at + make_interval(secs => $1))) as until
-      from otp_challenge c join app_user u on u.id = c.user_id
-      where u.phone_number = $2 and u.phone_verified_at is not null and u.id <> $3
-        and c.status = 'pending' and c.expires_at > $4 and coalesce(c.phone_number, u.phone_number) = $2
-        and (c.code_expires_at > $4 or ${inFlight('$1')})`,
+      from ${ownersLiveCodes({ ttl: '$1', e164: '$2', requester: '$3', now: '$4' })}`,
   },
   sendInFlightTo: {
     name: 'otp_send_in_flight_to',
@@ -176,9 +192,19 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
   }
 
   /** The cooldown is waived once the provider has reported the latest code undelivered. */
-  reserveSend(id: string, now: Date, send: { reference: string; channel: Channel; maxSends: number; cooldownSeconds: number }) {
-    const cooledDown = addSeconds(now, -send.cooldownSeconds);
-    return this.update(UPDATE.reserveSend, [id, now, send.reference, send.channel, send.maxSends, cooledDown]);
+  /**
+   * `unproven`: the destination is not the requester's proven number, so the send also waits while
+   * another user who has proven it has a live code (see `ownersLiveCodeUntil`, which says until when).
+   */
+  reserveSend(
+    id: string,
+    now: Date,
+    send: { reference: string; channel: Channel; maxSends: number; cooldownSeconds: number },
+    unproven?: { e164: string; requesterId: string; codeTtlSeconds: number },
+  ) {
+    const values = [id, now, send.reference, send.channel, send.maxSends, addSeconds(now, -send.cooldownSeconds)];
+    if (!unproven) return this.update(UPDATE.reserveSend, values);
+    return this.update(UPDATE.reserveUnprovenSend, [...values, unproven.e164, unproven.requesterId, unproven.codeTtlSeconds]);
   }
 
   /** The live challenge whose latest send carries this reference, with its user. */

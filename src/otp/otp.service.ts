@@ -191,13 +191,11 @@ export class OtpService {
     // last wins. Per number, the check of who else is sending and this reservation are one step:
     // a stranger is refused while an owner's code is live or in flight, and an owner who finds a
     // stranger's send in flight waits for it to be answered, so that the owner's start comes last.
-    if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
-    const reserved = await challenges.reserveSend(challenge.id, now, {
-      reference,
-      channel,
-      maxSends: limits.maxSendsPerToken,
-      cooldownSeconds: limits.resendCooldownSeconds,
-    });
+    const unproven = send.verifiedOwner ? undefined : { e164: phoneNumber, requesterId: challenge.user.id, codeTtlSeconds: limits.codeTtlSeconds };
+    const reservation = { reference, channel, maxSends: limits.maxSendsPerToken, cooldownSeconds: limits.resendCooldownSeconds };
+    const reserved = await challenges.reserveSend(challenge.id, now, reservation, unproven);
+    // Not reserved: an owner's live code comes first among the reasons (the caller reads the others).
+    if (!reserved && unproven) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
     return { reserved, previous, reference, phoneNumber, send };
   }
 
