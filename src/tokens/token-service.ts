@@ -20,7 +20,6 @@ export interface TokenSettings {
   accessTokenTtlSeconds: number;
 }
 
-/** What an access token stands for: a user, in a session, with how and when they proved it. */
 /** A pending token's claims: whose challenge, which one, and what for. */
 export interface PendingClaims {
   userId: string;
@@ -28,6 +27,7 @@ export interface PendingClaims {
   purpose: string;
 }
 
+/** What an access token stands for: a user, in a session, with how and when they proved it. */
 export interface AccessClaims {
   userId: string;
   sessionId: string;
@@ -36,10 +36,6 @@ export interface AccessClaims {
   authTime: Date;
 }
 
-/**
- * Signs with one key and verifies with it and the verification keys (tokens signed before a key
- * rotation keep working until they expire). A token is verified only with the key its `kid` names.
- */
 /** Tokens of each kind remembered as verified (about 1 KiB each with their claims). */
 const VERIFIED_TOKENS_KEPT = 10_000;
 
@@ -65,6 +61,10 @@ class VerifiedTokens<Claims> {
   }
 }
 
+/**
+ * Signs with one key and verifies with it and the verification keys (tokens signed before a key
+ * rotation keep working until they expire). A token is verified only with the key its `kid` names.
+ */
 export class TokenService {
   private readonly pendingAudience: string;
   private readonly keys = new Map<string, VerificationKey>();
