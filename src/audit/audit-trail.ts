@@ -28,10 +28,11 @@ export const MAX_PAGE_SIZE = 100;
 /** An event's columns, in the order of `eventValues`. */
 const EVENT_COLUMNS = ['id', 'user_id', 'type', 'at', 'ip_address', 'ip_network', 'user_agent', 'session_id', 'detail'];
 
-const INSERT_EVENT: Statement = {
-  name: 'auth_event_insert',
-  text: `insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
-};
+/** An event's insert, its values bound from placeholder `$first` on. */
+const insertEvent = (first: number) =>
+  `insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map((_, i) => `$${first + i}`).join(', ')})`;
+
+const INSERT_EVENT: Statement = { name: 'auth_event_insert', text: insertEvent(1) };
 
 /** Events that prove a sign-in (or a step-up, or a refresh) from a network. */
 const SIGNED_IN_FROM: Statement = {
@@ -58,6 +59,9 @@ const CURSOR_PREFIX = 'ae1|';
  * and the change itself goes on. A sign-in never fails because of its audit line.
  */
 export class AuditTrail {
+  /** `recordWith`'s statements, made once per change statement (a handful, fixed in code). */
+  private readonly withEvent = new Map<string, Statement>();
+
   constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger }) {}
 
   async record(entry: AuditEntry): Promise<void> {
@@ -87,12 +91,12 @@ export class AuditTrail {
       await this.record(entry);
       return rows;
     }
-    const eventParams = EVENT_COLUMNS.map((_, i) => `$${values.length + i + 1}`).join(', ');
-    const withEvent: Statement = {
-      name: `${change.name}+event`,
-      text: `with change as (${change.text}), event as (insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${eventParams}))
-        select * from change`,
-    };
+    let withEvent = this.withEvent.get(change.name);
+    if (!withEvent) {
+      const text = `with change as (${change.text}), event as (${insertEvent(values.length + 1)}) select * from change`;
+      withEvent = { name: `${change.name}+event`, text };
+      this.withEvent.set(change.name, withEvent);
+    }
     try {
       return await queryIn<Row>(em, withEvent, [...values, ...this.eventValues(entry)]);
     } catch (err) {

@@ -25,24 +25,27 @@ const ownersLiveCodes = (p: { ttl: string; e164: string; requester: string; now:
         and c.status = 'pending' and c.expires_at > ${p.now} and coalesce(c.phone_number, u.phone_number) = ${p.e164}
         and (c.code_expires_at > ${p.now} or ${inFlight(p.ttl)})`;
 
-/** Usable: not upgraded, not locked, not expired (`$2` is now). */
-const LIVE = `status = 'pending' and consumed_at is null and expires_at > $2`;
+/** Usable: not upgraded, not locked, not expired (`now` is the placeholder holding the time). */
+const live = (now: string) => `status = 'pending' and consumed_at is null and expires_at > ${now}`;
+const LIVE = live('$2');
+
+/**
+ * A send reserved ($2 now, $3 reference, $4 channel) while sends are left ($5) and the cooldown
+ * has passed ($6: its start) or the latest code was reported undelivered; `also`: a further condition.
+ */
+const reserveSendText = (also = '') =>
+  `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
+      where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)${also}
+      returning *`;
 
 /** One conditional UPDATE ... RETURNING * per change (see the class comment), each a named statement. */
 const UPDATE = {
-  reserveSend: {
-    name: 'otp_reserve_send',
-    text: `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
-      where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)
-      returning *`,
-  },
+  reserveSend: { name: 'otp_reserve_send', text: reserveSendText() },
   /** `reserveSend` for a number the requester has not proven: also while no owner's code is live ($7 number, $8 requester, $9 code lifetime). */
   reserveUnprovenSend: {
     name: 'otp_reserve_unproven_send',
-    text: `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
-      where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)
-        and not exists (select 1 from ${ownersLiveCodes({ ttl: '$9', e164: '$7', requester: '$8', now: '$2' })})
-      returning *`,
+    text: reserveSendText(`
+        and not exists (select 1 from ${ownersLiveCodes({ ttl: '$9', e164: '$7', requester: '$8', now: '$2' })})`),
   },
   releaseSend: {
     name: 'otp_release_send',
@@ -96,13 +99,13 @@ const INSERT: Statement = {
     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
 };
 
-/** A challenge of a user with its user and (step-up, phone change) its session, as rows: one statement. */
-const withOwner = (name: string, extra = '') => ({
-  name,
-  text: `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session${extra}
-    from otp_challenge c join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id
-    where c.id = $1 and c.user_id = $2`,
-});
+/** Challenge `c` with its user and (step-up, phone change) its session, as rows (`WithOwnerRow`); `c` is a table or a CTE. */
+const withOwnerFrom = (c: string, extra = '') =>
+  `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session${extra}
+    from ${c} join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id`;
+
+/** A challenge of a user with its owner: one statement. */
+const withOwner = (name: string, extra = '') => ({ name, text: `${withOwnerFrom('otp_challenge c', extra)} where c.id = $1 and c.user_id = $2` });
 const WITH_OWNER: Statement = withOwner('otp_challenge_with_owner');
 /**
  * The same, holding every send to the challenge's destination off until the transaction ends: the
@@ -123,12 +126,11 @@ const CODE_ATTEMPT_WITH_OWNER: Statement = {
   name: 'otp_code_attempt_with_owner',
   text: `with c as (
       update otp_challenge set code_attempts = code_attempts + 1
-      where id = $1 and user_id = $2 and purpose::text = $3 and status = 'pending' and consumed_at is null and expires_at > $4
+      where id = $1 and user_id = $2 and purpose::text = $3 and ${live('$4')}
         and code_attempts < $5 and verification_id is not null and channel is not null and code_expires_at > $4
         and (purpose = 'sign_in' or exists (select 1 from auth_session s where s.id = session_id and s.expires_at > $4 and s.idle_expires_at > $4))
       returning *)
-    select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
-    from c join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id`,
+    ${withOwnerFrom('c')}`,
 };
 
 type WithOwnerRow = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
@@ -191,10 +193,10 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     await run(INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
   }
 
-  /** The cooldown is waived once the provider has reported the latest code undelivered. */
   /**
-   * `unproven`: the destination is not the requester's proven number, so the send also waits while
-   * another user who has proven it has a live code (see `ownersLiveCodeUntil`, which says until when).
+   * The cooldown is waived once the provider has reported the latest code undelivered. `unproven`:
+   * the destination is not the requester's proven number, so the send also waits while another
+   * user who has proven it has a live code (`ownersLiveCodeUntil` says until when).
    */
   reserveSend(
     id: string,
