@@ -25,7 +25,7 @@ export interface AuthEventPage {
 
 export const MAX_PAGE_SIZE = 100;
 
-/** An event's columns, in the order of `eventValues`. */
+/** An event's columns, in the order of `AuditTrail.valuesOf`. */
 const EVENT_COLUMNS = ['id', 'user_id', 'type', 'at', 'ip_address', 'ip_network', 'user_agent', 'session_id', 'detail'];
 
 /** An event's insert, its values bound from placeholder `$first` on. */
@@ -33,6 +33,13 @@ const insertEvent = (first: number) =>
   `insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map((_, i) => `$${first + i}`).join(', ')})`;
 
 const INSERT_EVENT: Statement = { name: 'auth_event_insert', text: insertEvent(1) };
+
+/**
+ * An event as CTE `event` of a statement that makes the change it records: written once per row of
+ * CTE `source` (so only if the change happened), its values (`AuditTrail.valuesOf`) bound from `$first` on.
+ */
+export const eventAfter = (source: string, first: number) =>
+  `event as (insert into auth_event (${EVENT_COLUMNS.join(', ')}) select ${EVENT_COLUMNS.map((_, i) => `$${first + i}`).join(', ')} from ${source})`;
 
 /** Events that prove a sign-in (or a step-up, or a refresh) from a network. */
 const SIGNED_IN_FROM: Statement = {
@@ -71,7 +78,7 @@ export class AuditTrail {
     const inTransaction = em.getTransactionContext() !== undefined;
     try {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
-      await queryPrepared(sql, INSERT_EVENT, this.eventValues(entry));
+      await queryPrepared(sql, INSERT_EVENT, this.valuesOf(entry));
     } catch (err) {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.rollback, []).catch(() => {});
       this.lost(entry, err);
@@ -82,7 +89,8 @@ export class AuditTrail {
    * A change (one statement with RETURNING) and the event that records it, as one statement: both
    * commit, or neither, without a transaction's round trips. Should that statement fail, the change
    * is made alone and the event's loss logged, as `record` does. Inside a transaction (where a failed
-   * statement would abort it), the change and then `record`. Answers the change's rows.
+   * statement would abort it), the change and then `record`. Answers the change's rows. (A change
+   * that is itself a WITH list takes its event as one more CTE: `eventAfter`.)
    */
   async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry): Promise<Row[]> {
     const { em } = this.deps;
@@ -98,7 +106,7 @@ export class AuditTrail {
       this.withEvent.set(change.name, withEvent);
     }
     try {
-      return await queryIn<Row>(em, withEvent, [...values, ...this.eventValues(entry)]);
+      return await queryIn<Row>(em, withEvent, [...values, ...this.valuesOf(entry)]);
     } catch (err) {
       // Nothing of that statement was kept: the change alone (if the change itself fails, that is the answer).
       const rows = await queryIn<Row>(em, change, values);
@@ -107,7 +115,8 @@ export class AuditTrail {
     }
   }
 
-  private eventValues(entry: AuditEntry): unknown[] {
+  /** An event's values, in the order of its columns (`eventAfter`). */
+  valuesOf(entry: AuditEntry): unknown[] {
     return [
       randomUUID(),
       entry.userId,
@@ -121,6 +130,7 @@ export class AuditTrail {
     ];
   }
 
+  /** The event of an operation that went on without it: one error line. */
   private lost(entry: AuditEntry, err: unknown): void {
     this.deps.logger.error({ err, eventType: entry.type, userId: entry.userId }, 'audit event could not be written; the operation itself went on');
   }

@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit-trail';
+import { AppError } from '../errors/app-error';
 import { AuthEventType } from '../audit/auth-event.entity';
 import type { ClientInfo } from '../http/client-info';
 import { maskPhone } from '../phones/mask';
@@ -33,8 +34,7 @@ export class ChallengeCompletion {
 
   async complete(challenge: OtpChallenge, proof: Proof, client: ClientInfo): Promise<SessionGrant> {
     const { users, sessions, clock } = this.deps;
-    // RFC 8176: "otp" for a recovery code (a one-time password the user kept), else the channel's.
-    const amr = ['pwd', proof.kind === 'recovery' ? 'otp' : CHANNEL_METHOD[proof.channel].amr];
+    const amr = amrOf(proof);
     const userId = challenge.user.id;
     const now = clock.now();
     switch (challenge.purpose) {
@@ -68,6 +68,28 @@ export class ChallengeCompletion {
     }
   }
 
+  /**
+   * A sign-in proven by a code, outside any transaction: the pending token spent, the phone marked
+   * verified, the session and the OTP_VERIFIED event in one statement (`SessionService.beginOnCode`);
+   * UNAUTHENTICATED when the token was spent meanwhile. Should that statement fail, `inTransaction`
+   * (the token spent, then `complete`, in a transaction) is the answer, with its own errors and
+   * its audit line's savepoint.
+   */
+  async signInByCode(challenge: OtpChallenge, channel: Channel, client: ClientInfo, inTransaction: () => Promise<SessionGrant>): Promise<SessionGrant> {
+    const { id: userId, phoneNumber, phoneVerifiedAt } = challenge.user;
+    const event = (sessionId: string) => ({ type: AuthEventType.OTP_VERIFIED, userId, sessionId, client, detail: channel });
+    let grant: SessionGrant | null;
+    try {
+      grant = await this.deps.sessions.beginOnCode(challenge.id, userId, amrOf({ kind: 'code', channel }), client, event);
+    } catch {
+      return inTransaction();
+    }
+    if (!grant) throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
+    // As in `complete`: the first code that reached the number counts as a conversion.
+    if (!phoneVerifiedAt) await this.deps.sendGuard.converted(phoneNumber);
+    return grant;
+  }
+
   private async recordRecoveryCodeUsed(grant: SessionGrant, client: ClientInfo): Promise<void> {
     const left = await this.deps.recoveryCodes.remaining(grant.user.id);
     await this.record(grant, AuthEventType.RECOVERY_CODE_USED, client, `${left} left`);
@@ -76,4 +98,9 @@ export class ChallengeCompletion {
   private record(grant: SessionGrant, type: AuthEventType, client: ClientInfo, detail: string): Promise<void> {
     return this.deps.audit.record({ type, userId: grant.user.id, sessionId: grant.session.id, client, detail });
   }
+}
+
+/** RFC 8176: "otp" for a recovery code (a one-time password the user kept), else the channel's. */
+function amrOf(proof: Proof): string[] {
+  return ['pwd', proof.kind === 'recovery' ? 'otp' : CHANNEL_METHOD[proof.channel].amr];
 }

@@ -29,6 +29,10 @@ const ownersLiveCodes = (p: { ttl: string; e164: string; requester: string; now:
 const live = (now: string) => `status = 'pending' and consumed_at is null and expires_at > ${now}`;
 const LIVE = live('$2');
 
+/** The pending token spent: challenge `id` (a placeholder) verified at `now`, if it is still live. */
+export const consumeChallenge = (id: string, now: string) =>
+  `update otp_challenge set status = 'verified', consumed_at = ${now} where id = ${id} and ${live(now)}`;
+
 /**
  * A send reserved ($2 now, $3 reference, $4 channel) while sends are left ($5) and the cooldown
  * has passed ($6: its start) or the latest code was reported undelivered; `also`: a further condition.
@@ -75,7 +79,7 @@ const UPDATE = {
   lock: { name: 'otp_lock', text: `update otp_challenge set status = 'locked' where id = $1 and status = 'pending' returning *` },
   consume: {
     name: 'otp_consume',
-    text: `update otp_challenge set status = 'verified', consumed_at = $2 where id = $1 and ${LIVE} returning *`,
+    text: `${consumeChallenge('$1', '$2')} returning *`,
   },
 } satisfies Record<string, Statement>;
 

@@ -256,10 +256,10 @@ export class OtpService {
     const { challenge } = counted;
     const channel = challenge.channel!;
     const proof: Proof = { kind: 'code', channel };
-    return this.guess(counted, proof, client, async (complete) => {
+    return this.guess(counted, proof, client, async ({ complete }) => {
       const outcome = await this.deps.provider.report({ id: challenge.verificationId!, method: CHANNEL_METHOD[channel].method, code });
       if (outcome.kind === 'expired') throw new NotJudged(this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED')));
-      return outcome.kind === 'wrong_code' ? 'wrong' : this.inTransaction(complete);
+      return outcome.kind === 'wrong_code' ? 'wrong' : complete();
     });
   }
 
@@ -297,9 +297,9 @@ export class OtpService {
       code = normalizeRecoveryCode(rawCode);
       return { challenge, attemptsUsed: await this.reserveAttempt(challenge) };
     });
-    return this.guess(counted, { kind: 'recovery' }, client, (complete) =>
+    return this.guess(counted, { kind: 'recovery' }, client, ({ spend }) =>
       // The code is spent in the transaction that completes the challenge: both happen, or neither.
-      this.inTransaction(async () => ((await recoveryCodes.use(counted.challenge.user.id, code, clock.now())) ? complete() : 'wrong')),
+      this.inTransaction(async () => ((await recoveryCodes.use(counted.challenge.user.id, code, clock.now())) ? spend() : 'wrong')),
     );
   }
 
@@ -332,12 +332,13 @@ export class OtpService {
   /**
    * One guess at a challenge's secret, counted (`countGuess`). The counts are given back when the
    * guess could not be judged, and the user's when it was right: only wrong guesses spend it.
+   * `judge` answers 'wrong', or completes the challenge with one of `Completion`'s two.
    */
   private async guess(
     { challenge, attemptsUsed, budget }: CountedGuess & { budget: Taken },
     proof: Proof,
     client: ClientInfo,
-    judge: (complete: () => Promise<SessionGrant>) => Promise<SessionGrant | 'wrong'>,
+    judge: (completion: Completion) => Promise<SessionGrant | 'wrong'>,
   ): Promise<SessionGrant> {
     const { challenges, completion, wrongCodesPerUser, audit, clock, logger } = this.deps;
     const userId = challenge.user.id;
@@ -348,27 +349,38 @@ export class OtpService {
       throw this.failed(challenge, proof, 'attempts_exhausted', refusal);
     }
 
-    const complete = async () => {
+    // Given back once, from the moment the guess is known right (while the challenge is completed)
+    // or known not judged; a failure to give back is logged, not the request's answer.
+    let givenBack: Promise<void> | undefined;
+    const giveBack = () =>
+      (givenBack ??= wrongCodesPerUser.giveBack(userId, budget).catch((err: unknown) => logger.warn({ err, userId }, 'wrong-code budget not given back')));
+    const spend = async () => {
+      void giveBack();
       // The pending token is spent in the same transaction as what it completes.
       if (!(await challenges.consume(challenge.id, clock.now()))) {
         throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
       }
       return completion.complete(challenge, proof, client);
     };
+    const complete = () => {
+      if (proof.kind !== 'code' || challenge.purpose !== ChallengePurpose.SignIn) return this.inTransaction(spend);
+      void giveBack();
+      return completion.signInByCode(challenge, proof.channel, client, () => this.inTransaction(spend));
+    };
     let verdict: SessionGrant | 'wrong';
     try {
-      verdict = await judge(complete);
+      verdict = await judge({ spend, complete });
     } catch (error) {
       // Not judged (provider down, code expired at its end, a failure before the verdict): nothing
       // is spent. A right guess whose token was spent meanwhile (a concurrent right answer, the
       // session ended) keeps its attempt but not the user's budget.
-      const releases: Promise<unknown>[] = [wrongCodesPerUser.giveBack(userId, budget)];
+      const releases: Promise<unknown>[] = [giveBack()];
       if (!isAppError(error, 'UNAUTHENTICATED')) releases.push(challenges.releaseAttempt(challenge.id));
       await Promise.all(releases);
       throw error instanceof NotJudged ? error.answer : error;
     }
     if (verdict !== 'wrong') {
-      await wrongCodesPerUser.giveBack(userId, budget);
+      await giveBack();
       if (proof.kind === 'code') this.deps.metrics.codeVerified(proof.channel, destinationOf(challenge));
       logger.info({ challengeId: challenge.id, userId, sessionId: verdict.session.id, purpose: challenge.purpose }, 'second factor verified');
       return verdict;
@@ -438,6 +450,14 @@ export class OtpService {
       (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken);
     return new AppError(attemptsUsedUp ? 'OTP_ATTEMPTS_EXCEEDED' : 'UNAUTHENTICATED');
   }
+}
+
+/** How a right guess completes its challenge (`OtpService.guess`). */
+interface Completion {
+  /** In the caller's transaction: the pending token spent, then what it completes (`ChallengeCompletion.complete`). */
+  spend(): Promise<SessionGrant>;
+  /** On its own: a sign-in by code in one statement (`ChallengeCompletion.signInByCode`), anything else `spend` in a transaction. */
+  complete(): Promise<SessionGrant>;
 }
 
 /** A guess counted on its token: the challenge as the count left it, and the attempts used so far. */

@@ -1,7 +1,9 @@
 import { EntityRepository, LockMode } from '@mikro-orm/postgresql';
 import { queryIn, queryPrepared, type Statement } from '../db/prepared';
-import type { UserRecord } from '../users/user.entity';
-import { USER_RECORD_COLUMNS, type UserRow, userRecordOf } from '../users/user.repository';
+import { eventAfter } from '../audit/audit-trail';
+import { consumeChallenge } from '../otp/otp-challenge.repository';
+import { User, type UserRecord } from '../users/user.entity';
+import { markPhoneVerified, USER_RECORD_COLUMNS, type UserRow, userRecordOf } from '../users/user.repository';
 import { RefreshToken } from './refresh-token.entity';
 import { AuthSession } from './session.entity';
 
@@ -23,14 +25,32 @@ const USER_OF_LIVE_SESSION = {
       and exists (select 1 from auth_session s where s.id = $2 and s.user_id = u.id and s.expires_at > $3 and s.idle_expires_at > $3)`,
 };
 
-/** A new session and its first refresh token, in one statement. */
-const OPEN: Statement = {
-  name: 'auth_session_open',
-  text: `with s as (
+/**
+ * A session and its first refresh token, as CTEs `s` and `t` of one statement: $1 its id, `user`
+ * the user's id (`from`: where it comes from), $3 now (its start, last use and second factor), $4
+ * its end, $5 its idle end (the token's end), $6 amr, $7 user agent, $8 address, $9 the token's hash.
+ */
+const sessionWithToken = (user: string, from = '') => `s as (
       insert into auth_session (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, authenticated_at, amr, user_agent, ip_address)
-      values ($1, $2, $3, $3, $4, $5, $3, $6, $7, $8) returning *),
-    t as (insert into refresh_token (token_hash, session_id, created_at, expires_at) select $9, id, $3, $5 from s)
-    select * from s`,
+      select $1, ${user}, $3, $3, $4, $5, $3, $6, $7, $8 ${from} returning *),
+    t as (insert into refresh_token (token_hash, session_id, created_at, expires_at) select $9, id, $3, $5 from s)`;
+
+/** A new session and its first refresh token, in one statement ($2 the user). */
+const OPEN: Statement = { name: 'auth_session_open', text: `with ${sessionWithToken('$2')} select * from s` };
+
+/**
+ * A sign-in completed by a code, in one statement: challenge $2 spent (if still live), its user's
+ * phone marked verified, the session and its first refresh token (`sessionWithToken`), and the
+ * audit event (from $10 on). Nothing happens unless the challenge was live; answers the user and
+ * the session, or no row.
+ */
+const OPEN_ON_CODE: Statement = {
+  name: 'auth_session_open_on_code',
+  text: `with c as (${consumeChallenge('$2', '$3')} returning user_id),
+    u as (${markPhoneVerified('(select user_id from c)', '$3')} returning *),
+    ${sessionWithToken('u.id', 'from u')},
+    ${eventAfter('s', 10)}
+    select to_jsonb(u) as user, to_jsonb(s) as session from u, s`,
 };
 
 export class SessionRepository extends EntityRepository<AuthSession> {
@@ -55,6 +75,26 @@ export class SessionRepository extends EntityRepository<AuthSession> {
       refreshToken.tokenHash,
     ]);
     return this.em.map(AuthSession, row);
+  }
+
+  /**
+   * `open` for a sign-in whose code was just accepted (`OPEN_ON_CODE`): the challenge spent, the
+   * phone marked verified, the session and its refresh token opened and `event` written, as one
+   * statement outside any transaction. Null when the challenge was no longer live (nothing changed).
+   */
+  async openOnCode(
+    challengeId: string,
+    session: Pick<AuthSession, 'id' | 'createdAt' | 'expiresAt' | 'idleExpiresAt' | 'amr' | 'userAgent' | 'ipAddress'>,
+    refreshToken: { tokenHash: string },
+    event: unknown[],
+  ): Promise<{ user: User; session: AuthSession } | null> {
+    const { id, createdAt, expiresAt, idleExpiresAt, amr, userAgent, ipAddress } = session;
+    const values = [id, challengeId, createdAt, expiresAt, idleExpiresAt, amr, userAgent ?? null, ipAddress ?? null, refreshToken.tokenHash];
+    const [row] = await queryIn<{ user: Record<string, unknown>; session: Record<string, unknown> }>(this.em, OPEN_ON_CODE, [...values, ...event]);
+    if (!row) return null;
+    // The user first: the session's reference then resolves to it.
+    const user = this.em.map(User, row.user);
+    return { user, session: this.em.map(AuthSession, row.session) };
   }
 
   /**

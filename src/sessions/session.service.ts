@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { inTransaction } from '../db/transaction';
-import type { AuditTrail } from '../audit/audit-trail';
+import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import type { Logger } from 'pino';
 import type { SessionLimits } from '../config/config';
@@ -57,21 +57,53 @@ export class SessionService {
    * so a sign-in's other writes (the challenge consumed) commit with it or not at all.
    */
   async begin(user: User, amr: string[], client: ClientInfo): Promise<SessionGrant> {
-    const { sessions, clock, limits } = this.deps;
-    const now = clock.now();
-    const expiresAt = addSeconds(now, limits.sessionMaxTtlSeconds);
-    const refresh = { ...newRefreshToken(), expiresAt: this.refreshTokenEnd(now, expiresAt) };
-    const id = randomUUID();
-    // The first refresh token sets the idle end. One statement for both rows (every sign-in runs
-    // it), while the access token is signed: the grant is handed out only once both are done.
-    const [session, access] = await Promise.all([
-      sessions.open(
-        { id, user, createdAt: now, expiresAt, idleExpiresAt: refresh.expiresAt, amr, userAgent: client.userAgent ?? null, ipAddress: client.ip },
-        { tokenHash: refresh.hash, expiresAt: refresh.expiresAt },
-      ),
-      this.issueAccess({ id, user, amr, authenticatedAt: now }, refresh),
+    const { session, refresh } = this.newSession(amr, client);
+    // One statement for both rows (every sign-in runs it), while the access token is signed: the
+    // grant is handed out only once both are done.
+    const [opened, access] = await Promise.all([
+      this.deps.sessions.open({ ...session, user }, { tokenHash: refresh.hash, expiresAt: refresh.expiresAt }),
+      this.issueAccess({ ...session, user }, refresh),
     ]);
-    return this.grantOf(session, refresh, access);
+    return this.grantOf(opened, refresh, access);
+  }
+
+  /**
+   * `begin` for a sign-in whose code was just accepted, outside any transaction: challenge
+   * `challengeId` spent, the phone marked verified, the session opened and the event (`event`, for
+   * the new session's id) written, in one statement (`SessionRepository.openOnCode`). Null when the
+   * challenge was no longer live: nothing changed.
+   */
+  async beginOnCode(
+    challengeId: string,
+    userId: string,
+    amr: string[],
+    client: ClientInfo,
+    event: (sessionId: string) => AuditEntry,
+  ): Promise<SessionGrant | null> {
+    const { session, refresh } = this.newSession(amr, client);
+    const [opened, access] = await Promise.all([
+      this.deps.sessions.openOnCode(challengeId, session, { tokenHash: refresh.hash }, this.deps.audit.valuesOf(event(session.id))),
+      this.issueAccess({ ...session, user: { id: userId } }, refresh),
+    ]);
+    return opened && this.grantOf(opened.session, refresh, access);
+  }
+
+  /** A session begun now and its first refresh token, which sets its idle end. */
+  private newSession(amr: string[], client: ClientInfo) {
+    const now = this.deps.clock.now();
+    const expiresAt = addSeconds(now, this.deps.limits.sessionMaxTtlSeconds);
+    const refresh = { ...newRefreshToken(), expiresAt: this.refreshTokenEnd(now, expiresAt) };
+    const session = {
+      id: randomUUID(),
+      createdAt: now,
+      authenticatedAt: now,
+      expiresAt,
+      idleExpiresAt: refresh.expiresAt,
+      amr,
+      userAgent: client.userAgent ?? null,
+      ipAddress: client.ip,
+    };
+    return { session, refresh };
   }
 
   /**
@@ -224,7 +256,7 @@ export class SessionService {
     return this.grantOf(session, refresh, await this.issueAccess(session, refresh));
   }
 
-  private issueAccess(session: Pick<AuthSession, 'id' | 'user' | 'amr' | 'authenticatedAt'>, refresh: { expiresAt: Date }) {
+  private issueAccess(session: Pick<AuthSession, 'id' | 'amr' | 'authenticatedAt'> & { user: { id: string } }, refresh: { expiresAt: Date }) {
     const claims = { userId: session.user.id, sessionId: session.id, amr: session.amr, authTime: session.authenticatedAt };
     return this.deps.tokens.issueAccess(claims, refresh.expiresAt);
   }

@@ -33,12 +33,13 @@ const INSERT: Statement = {
     values ($1, $2, $3, $4, $5, $6, $6) returning ${USER_RECORD_COLUMNS}`,
 };
 
-const PHONE_VERIFIED: Statement = {
-  name: 'user_phone_verified',
-  text: `update app_user set phone_verified_at = coalesce(phone_verified_at, $2),
-      updated_at = case when phone_verified_at is null then $2 else updated_at end
-    where id = $1 returning *`,
-};
+/** User `id` has proven the number at `at` (placeholders or columns): set once, later proofs keep the first. */
+export const markPhoneVerified = (id: string, at: string) =>
+  `update app_user set phone_verified_at = coalesce(phone_verified_at, ${at}),
+      updated_at = case when phone_verified_at is null then ${at} else updated_at end
+    where id = ${id}`;
+
+const PHONE_VERIFIED: Statement = { name: 'user_phone_verified', text: `${markPhoneVerified('$1', '$2')} returning *` };
 
 export class UserRepository extends EntityRepository<User> {
   /** By the canonical form (computed in JavaScript, as the limiter's key is), as plain data: one named statement (login). */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { queryDatabase } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import { REQUEST_OTP, VERIFY_OTP } from '../support/operations';
 import { loginPending, useTestApp } from '../support/test-app';
@@ -108,12 +109,27 @@ describe('limits of one pending token', () => {
   it('lets exactly one of many concurrent right answers upgrade the token', async () => {
     const { user, pendingToken } = await pendingWithCode();
     const code = t.codeFor(user.phoneNumber);
+    // Sessions, their refresh tokens and OTP_VERIFIED events of the user (the sign-up made one of each).
+    const written = async () =>
+      (
+        await queryDatabase<{ sessions: number; tokens: number; verified: number }>(
+          t.databaseUrl,
+          `select (select count(*) from auth_session s where s.user_id = u.id)::int as sessions,
+              (select count(*) from refresh_token r join auth_session s on s.id = r.session_id where s.user_id = u.id)::int as tokens,
+              (select count(*) from auth_event e where e.user_id = u.id and e.type = 'OTP_VERIFIED')::int as verified
+            from app_user u where u.email = $1`,
+          [user.email.toLowerCase()],
+        )
+      )[0];
+    const before = await written();
     const results = await Promise.all(Array.from({ length: 8 }, () => t.gql(VERIFY_OTP, { input: { pendingToken, code } })));
     expect(results.filter((r) => r.data?.verifyOtp).length).toBe(1);
     // The others find the token spent, or all five checks already in flight.
     expect(results.filter((r) => !r.data?.verifyOtp).map(codeOf)).toEqual(
       Array(7).fill(expect.stringMatching(/^(UNAUTHENTICATED|OTP_ATTEMPTS_EXCEEDED)$/)),
     );
+    // One new session with one refresh token, and one event: the losers changed nothing.
+    expect(await written()).toEqual({ sessions: before.sessions + 1, tokens: before.tokens + 1, verified: before.verified + 1 });
   });
 
   it('never checks more than five codes, however many arrive at once', async () => {
