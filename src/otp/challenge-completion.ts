@@ -75,7 +75,12 @@ export class ChallengeCompletion {
    * (the token spent, then `complete`, in a transaction) is the answer, with its own errors and
    * its audit line's savepoint.
    */
-  async signInByCode(challenge: OtpChallenge, channel: Channel, client: ClientInfo, inTransaction: () => Promise<SessionGrant>): Promise<SessionGrant> {
+  async signInByCode(
+    challenge: OtpChallenge,
+    channel: Channel,
+    client: ClientInfo,
+    inTransaction: () => Promise<SessionGrant>,
+  ): Promise<SessionGrant> {
     const { id: userId, phoneNumber, phoneVerifiedAt } = challenge.user;
     const event = (sessionId: string) => ({ type: AuthEventType.OTP_VERIFIED, userId, sessionId, client, detail: channel });
     let grant: SessionGrant | null;

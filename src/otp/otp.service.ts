@@ -353,7 +353,9 @@ export class OtpService {
     // or known not judged; a failure to give back is logged, not the request's answer.
     let givenBack: Promise<void> | undefined;
     const giveBack = () =>
-      (givenBack ??= wrongCodesPerUser.giveBack(userId, budget).catch((err: unknown) => logger.warn({ err, userId }, 'wrong-code budget not given back')));
+      (givenBack ??= wrongCodesPerUser
+        .giveBack(userId, budget)
+        .catch((err: unknown) => logger.warn({ err, userId }, 'wrong-code budget not given back')));
     const spend = async () => {
       void giveBack();
       // The pending token is spent in the same transaction as what it completes.
