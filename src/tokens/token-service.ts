@@ -40,11 +40,11 @@ export interface AccessClaims {
 const VERIFIED_TOKENS_KEPT = 10_000;
 
 /**
- * Tokens verified before, until they expire: a client presents the same token again (an access
- * token on every request, a pending token at each step of its sign-in), and the answer for the
- * same bytes cannot change while this process's keys do not (they change only at a restart).
- * Saves the signature check; what the token points at (session, challenge) is still read every
- * time. The oldest leave first when full.
+ * Tokens verified before (or signed here), until they expire: a client presents the same token
+ * again (an access token on every request, a pending token at each step of its sign-in), and the
+ * answer for the same bytes cannot change while this process's keys do not (they change only at a
+ * restart). Saves the signature check; what the token points at (session, challenge) is still read
+ * every time. The oldest leave first when full.
  */
 class VerifiedTokens<Claims> {
   private readonly entries = new Map<string, { claims: Claims; expiresAtMs: number }>();
@@ -55,9 +55,14 @@ class VerifiedTokens<Claims> {
     const known = this.entries.get(token);
     if (known && this.clock.now().getTime() < known.expiresAtMs) return known.claims;
     const verified = await verify(token);
+    this.remember(token, verified);
+    return verified.claims;
+  }
+
+  /** A token this process has just signed: its first use skips the check as well. */
+  remember(token: string, verified: { claims: Claims; expiresAtMs: number }): void {
     if (this.entries.size >= VERIFIED_TOKENS_KEPT) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(token, verified);
-    return verified.claims;
   }
 }
 
@@ -96,19 +101,26 @@ export class TokenService {
    * A pending token is only a pointer to its challenge (`jti`), which holds the state; `purpose`
    * says what it is for (sign-in, step-up, phone change), checked against the challenge on use.
    */
-  issuePending(input: { userId: string; challengeId: string; expiresAt: Date; purpose: string }): Promise<string> {
-    return this.sign(PENDING_TYP, this.pendingAudience, input.userId, input.challengeId, input.expiresAt, { purpose: input.purpose });
+  async issuePending(input: { userId: string; challengeId: string; expiresAt: Date; purpose: string }): Promise<string> {
+    const { userId, challengeId, expiresAt, purpose } = input;
+    const token = await this.sign(PENDING_TYP, this.pendingAudience, userId, challengeId, expiresAt, { purpose });
+    this.verifiedPending.remember(token, { claims: Object.freeze({ userId, challengeId, purpose }), expiresAtMs: expiryMs(expiresAt) });
+    return token;
   }
 
   /** Lives the access lifetime, but never past `notAfter` (the session's end). */
   async issueAccess(claims: AccessClaims, notAfter: Date): Promise<{ token: string; expiresAt: Date }> {
     const lifetimeEnd = addSeconds(this.now(), this.settings.accessTokenTtlSeconds);
     const expiresAt = wholeSeconds(earliest(lifetimeEnd, notAfter));
+    const authTime = Math.floor(claims.authTime.getTime() / 1000);
     const token = await this.sign(ACCESS_TYP, this.settings.audience, claims.userId, randomUUID(), expiresAt, {
       sid: claims.sessionId,
-      auth_time: Math.floor(claims.authTime.getTime() / 1000),
+      auth_time: authTime,
       amr: claims.amr,
     });
+    // As `verifyAccessSignature` would read them back.
+    const remembered = { userId: claims.userId, sessionId: claims.sessionId, amr: [...claims.amr], authTime: new Date(authTime * 1000) };
+    this.verifiedAccess.remember(token, { claims: Object.freeze(remembered), expiresAtMs: expiryMs(expiresAt) });
     return { token, expiresAt };
   }
 
@@ -156,7 +168,7 @@ export class TokenService {
       .setSubject(sub)
       .setJti(jti)
       .setIssuedAt(this.now())
-      .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+      .setExpirationTime(expiryMs(expiresAt) / 1000)
       .sign(privateKey);
   }
 
@@ -188,4 +200,9 @@ export class TokenService {
     if (!key || key.alg !== header.alg) throw new joseErrors.JWKSNoMatchingKey();
     return key.publicKey;
   }
+}
+
+/** A token's `exp` (whole seconds), in milliseconds. */
+function expiryMs(expiresAt: Date): number {
+  return Math.floor(expiresAt.getTime() / 1000) * 1000;
 }
