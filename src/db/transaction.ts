@@ -1,4 +1,4 @@
-import { DeadlockException, type EntityManager } from '@mikro-orm/postgresql';
+import { DeadlockException, type EntityManager, type Knex } from '@mikro-orm/postgresql';
 import { SQLSTATE, sqlStateOf } from './prepared';
 
 const ATTEMPTS = 3;
@@ -10,14 +10,42 @@ const ATTEMPTS = 3;
  * gets a second go instead of a 500. Inside an outer transaction nothing is retried: the outer one
  * is aborted as a whole, and its own caller decides.
  */
-export async function inTransaction<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+export function inTransaction<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  return retryingDeadlocks(em, () => em.transactional(work));
+}
+
+/**
+ * A transaction for named statements (`queryIn`, `queryPrepared` through `sqlOf`) without the unit
+ * of work: no fork of `em` is made and nothing is flushed at the commit (what `work` changes, it
+ * changes by its own statements). `em`'s statements run inside it while `work` runs: nothing else
+ * may use `em` meanwhile. Retried on deadlock as `inTransaction`; never nested.
+ */
+export function inStatementTransaction<T>(em: EntityManager, work: () => Promise<T>): Promise<T> {
+  if (em.getTransactionContext()) throw new Error('inStatementTransaction cannot be nested');
+  return retryingDeadlocks(em, async () => {
+    const trx: Knex.Transaction = await em.getKnex().transaction();
+    em.setTransactionContext(trx);
     try {
-      return await em.transactional(work);
+      const result = await work();
+      await trx.commit();
+      return result;
+    } catch (error) {
+      await trx.rollback().catch(() => {});
+      throw error;
+    } finally {
+      em.resetTransactionContext();
+    }
+  });
+}
+
+async function retryingDeadlocks<T>(em: EntityManager, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
     } catch (error) {
       // The ORM's statements raise its DeadlockException, named statements the driver's error.
       const deadlock = error instanceof DeadlockException || sqlStateOf(error) === SQLSTATE.deadlockDetected;
-      const retryable = deadlock && attempt < ATTEMPTS && !em.getTransactionContext();
+      const retryable = deadlock && tries < ATTEMPTS && !em.getTransactionContext();
       if (!retryable) throw error;
     }
   }

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inTransaction } from '../db/transaction';
+import { inStatementTransaction, inTransaction } from '../db/transaction';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
 import { AppError, badInput, isAppError } from '../errors/app-error';
@@ -15,7 +15,7 @@ import { CHANNEL_METHOD } from './otp-channels';
 import { normalizeCode } from './otp-code';
 import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
-import type { SendGuard } from './send-guard';
+import type { SendGuard, SendReceipt } from './send-guard';
 import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
@@ -113,22 +113,34 @@ export class OtpService {
     const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
     const claims = await this.deps.tokens.verifyPending(pendingToken);
     const now = clock.now();
-    // The challenge is read (its destination locked), checked and its send reserved in one transaction.
-    const { challenge, reserved, previous, reference, phoneNumber, send } = await this.inTransaction(async () => {
+    // The challenge is read (its destination locked), checked and its send reserved in one
+    // transaction. The send's budgets are taken while it commits: only for a send reserved.
+    let budgets: Promise<Settled<SendReceipt>> | undefined;
+    const em = challenges.getEntityManager();
+    const { challenge, reserved, previous, reference, phoneNumber, send } = await inStatementTransaction(em, async () => {
       const challenge = await this.loadLive(claims, { lockingNumber: true });
       if (!challenge.channels.includes(channel)) {
         throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
       }
-      return { challenge, ...(await this.reserveSend(challenge, channel, now)) };
-    });
-    if (!reserved) throw this.whySendRefused(await this.reload(challenge), now);
-    if (send.verifiedOwner) await this.waitForOtherSendsTo(phoneNumber, challenge.id);
-
-    const release = () => challenges.releaseSend(challenge.id, reference, previous);
-    const receipt = await sendGuard.take(send).catch(async (error: unknown) => {
-      await release();
+      const reservation = await this.reserveSend(challenge, channel, now);
+      if (reservation.reserved) budgets = settle(sendGuard.take(reservation.send));
+      return { challenge, ...reservation };
+    }).catch(async (error: unknown) => {
+      // The reservation did not commit: what its budgets took goes back.
+      const taken = await budgets;
+      if (taken?.ok) await sendGuard.giveBack(taken.value);
       throw error;
     });
+    if (!reserved || !budgets) throw this.whySendRefused(await this.reload(challenge), now);
+
+    const release = () => challenges.releaseSend(challenge.id, reference, previous);
+    const taken = await budgets;
+    if (!taken.ok) {
+      await release();
+      throw taken.error;
+    }
+    const receipt = taken.value;
+    if (send.verifiedOwner) await this.waitForOtherSendsTo(phoneNumber, challenge.id);
     let verificationId: string;
     let usedLocale: string | null;
     try {
@@ -452,6 +464,16 @@ export class OtpService {
       (challenge.status === ChallengeStatus.Pending && challenge.codeAttempts >= this.deps.limits.maxWrongCodesPerToken);
     return new AppError(attemptsUsedUp ? 'OTP_ATTEMPTS_EXCEEDED' : 'UNAUTHENTICATED');
   }
+}
+
+/** A promise's outcome as a value: it can wait for a while without an unhandled rejection. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
 }
 
 /** How a right guess completes its challenge (`OtpService.guess`). */
