@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryIn } from '../../src/db/prepared';
+import { inStatementTransaction } from '../../src/db/transaction';
+import { queryDatabase } from '../support/database';
+import { useTestApp } from '../support/test-app';
+
+const PROBE = 'statement_transaction_probe';
+const SET = { name: 'stx_probe_set', text: `update ${PROBE} set value = $2 where id = $1 returning id` };
+
+describe('inStatementTransaction (named statements without the unit of work)', () => {
+  const t = useTestApp();
+  const values = async () =>
+    Object.fromEntries(
+      (await queryDatabase<{ id: string; value: number }>(t.databaseUrl, `select id, value from ${PROBE}`)).map((r) => [r.id, r.value]),
+    );
+
+  beforeAll(async () => {
+    await queryDatabase(t.databaseUrl, `create table ${PROBE} (id text primary key, value int not null)`);
+  });
+  afterAll(async () => {
+    await queryDatabase(t.databaseUrl, `drop table ${PROBE}`);
+  });
+
+  it('commits what its statements did, and rolls all of it back when the work throws', async () => {
+    await queryDatabase(t.databaseUrl, `delete from ${PROBE}; insert into ${PROBE} values ('a', 0), ('b', 0)`);
+    const em = t.app.orm.em.fork();
+    await inStatementTransaction(em, async () => {
+      await queryIn(em, SET, ['a', 1]);
+      await queryIn(em, SET, ['b', 1]);
+    });
+    expect(await values()).toEqual({ a: 1, b: 1 });
+
+    await expect(
+      inStatementTransaction(em, async () => {
+        await queryIn(em, SET, ['a', 2]);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(await values()).toEqual({ a: 1, b: 1 });
+    // Outside, statements run on the pool again.
+    expect(em.getTransactionContext()).toBeUndefined();
+    await queryIn(em, SET, ['b', 3]);
+    expect(await values()).toEqual({ a: 1, b: 3 });
+  });
+
+  it('runs a deadlock victim again: two transactions locking two rows in opposite orders both end committed', async () => {
+    await queryDatabase(t.databaseUrl, `delete from ${PROBE}; insert into ${PROBE} values ('a', 0), ('b', 0)`);
+    const attempts = { first: 0, second: 0 };
+    // Each first attempt waits until both hold their first row, so the second rows deadlock.
+    let holding = 0;
+    let release!: () => void;
+    const bothHold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const crossing = (name: 'first' | 'second', [one, two]: [string, string]) => {
+      const em = t.app.orm.em.fork();
+      return inStatementTransaction(em, async () => {
+        attempts[name] += 1;
+        await queryIn(em, SET, [one, attempts[name]]);
+        if (attempts[name] === 1) {
+          holding += 1;
+          if (holding === 2) release();
+          await bothHold;
+        }
+        await queryIn(em, SET, [two, attempts[name]]);
+      });
+    };
+    await Promise.all([crossing('first', ['a', 'b']), crossing('second', ['b', 'a'])]);
+    expect(attempts.first + attempts.second).toBe(3);
+    // The victim went again after the other committed: both rows carry its second attempt.
+    const victim = attempts.first === 2 ? 'first' : 'second';
+    expect(await values()).toEqual({ a: attempts[victim], b: attempts[victim] });
+  });
+});
