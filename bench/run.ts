@@ -28,12 +28,12 @@
  *    default) for the saturation rows.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { RATE_LIMIT_POLICIES } from '../src/config/config';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
@@ -279,14 +279,33 @@ function serviceEnv(options: {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port for a child to listen on later, from below the ephemeral range: a port the kernel hands
+ * out for listen(0) or for an outgoing connection (the children's own, to PostgreSQL say) could be
+ * taken again before the child binds it.
+ */
+async function freePort(): Promise<number> {
+  const ephemeralLow = Math.max(ephemeralPortsFrom(), 20_000);
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (ephemeralLow - 10_000));
+    if (await canListen(port)) return port;
+  }
+}
+
+/** Where Linux starts handing out ephemeral ports (32768 by default, and elsewhere). */
+function ephemeralPortsFrom(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
