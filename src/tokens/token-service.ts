@@ -40,11 +40,11 @@ export interface AccessClaims {
 const VERIFIED_TOKENS_KEPT = 10_000;
 
 /**
- * Tokens verified before (or signed here), until they expire: a client presents the same token
- * again (an access token on every request, a pending token at each step of its sign-in), and the
- * answer for the same bytes cannot change while this process's keys do not (they change only at a
- * restart). Saves the signature check; what the token points at (session, challenge) is still read
- * every time. The oldest leave first when full.
+ * Tokens verified before (and pending tokens signed here), until they expire: a client presents
+ * the same token again (an access token on every request, a pending token at each step of its
+ * sign-in), and the answer for the same bytes cannot change while this process's keys do not (they
+ * change only at a restart). Saves the signature check; what the token points at (session,
+ * challenge) is still read every time. The oldest leave first when full.
  */
 class VerifiedTokens<Claims> {
   private readonly entries = new Map<string, { claims: Claims; expiresAtMs: number }>();
@@ -59,7 +59,7 @@ class VerifiedTokens<Claims> {
     return verified.claims;
   }
 
-  /** A token this process has just signed: its first use skips the check as well. */
+  /** A token this process has just signed (a pending token: its next step comes at once): its first use skips the check as well. */
   remember(token: string, verified: { claims: Claims; expiresAtMs: number }): void {
     if (this.entries.size >= VERIFIED_TOKENS_KEPT) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(token, verified);
@@ -112,15 +112,13 @@ export class TokenService {
   async issueAccess(claims: AccessClaims, notAfter: Date): Promise<{ token: string; expiresAt: Date }> {
     const lifetimeEnd = addSeconds(this.now(), this.settings.accessTokenTtlSeconds);
     const expiresAt = wholeSeconds(earliest(lifetimeEnd, notAfter));
-    const authTime = Math.floor(claims.authTime.getTime() / 1000);
+    // Not remembered as verified here: an access token is checked on its first use (many are never
+    // used by this process), so the memo holds only tokens in use.
     const token = await this.sign(ACCESS_TYP, this.settings.audience, claims.userId, randomUUID(), expiresAt, {
       sid: claims.sessionId,
-      auth_time: authTime,
+      auth_time: Math.floor(claims.authTime.getTime() / 1000),
       amr: claims.amr,
     });
-    // As `verifyAccessSignature` would read them back.
-    const remembered = { userId: claims.userId, sessionId: claims.sessionId, amr: [...claims.amr], authTime: new Date(authTime * 1000) };
-    this.verifiedAccess.remember(token, { claims: Object.freeze(remembered), expiresAtMs: expiryMs(expiresAt) });
     return { token, expiresAt };
   }
 
