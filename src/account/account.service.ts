@@ -110,7 +110,8 @@ export class AccountService {
 
   /** INVALID_CREDENTIALS for a wrong password; RATE_LIMITED once the account's checks are spent. */
   private async checkPassword(viewer: Viewer, raw: string, client: ClientInfo): Promise<void> {
-    await this.deps.passwordAttempts.admit(viewer.user.emailCanonical, client.ip);
-    if (!(await this.deps.hasher.matches(raw, viewer.user.passwordHash))) throw new AppError('INVALID_CREDENTIALS');
+    const { passwordAttempts, hasher } = this.deps;
+    const matches = await passwordAttempts.check(viewer.user.emailCanonical, client.ip, () => hasher.matches(raw, viewer.user.passwordHash));
+    if (!matches) throw new AppError('INVALID_CREDENTIALS');
   }
 }

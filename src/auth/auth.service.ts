@@ -60,14 +60,15 @@ export class AuthService {
    */
   async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
     const { users, hasher, phones, otp, audit, passwordAttempts } = this.deps;
-    // Before any bcrypt work, and the same queries whether or not the account exists (together:
-    // the lookup tells nothing until the budget admits the attempt).
+    // The same queries whether or not the account exists; the lookup goes out with the budgets'
+    // own queries and tells nothing until they admit the attempt.
     const email = normalizeEmail(rawEmail);
-    const [, user] = await Promise.all([
-      passwordAttempts.admit(emailKey(rawEmail), client.ip),
-      email === undefined ? null : users.findByEmail(email),
-    ]);
-    const matches = await hasher.matches(rawPassword, user?.passwordHash);
+    const found = email === undefined ? Promise.resolve(null) : users.findByEmail(email);
+    found.catch(() => {}); // awaited in the check, unless the budgets refuse first
+    const { user, matches } = await passwordAttempts.check(emailKey(rawEmail), client.ip, async () => {
+      const user = await found;
+      return { user, matches: await hasher.matches(rawPassword, user?.passwordHash) };
+    });
     if (!user || !matches) {
       // Known emails only (an unknown one has no user to record it for), and not awaited: the
       // answer must take as long for an unknown email as for a known one. `record` never throws.

@@ -20,17 +20,22 @@ export class PasswordAttempts {
   ) {}
 
   /**
-   * Before a password check (login, changePassword, deleteAccount): the count per email and network,
-   * and the ceiling unless the network is known. The count and the question whether the network is
-   * known go out together.
+   * A password check (login, changePassword, deleteAccount) within the account's budgets. The count
+   * per email and network and the question whether the network is known go out together, before
+   * any bcrypt work: a refusal there costs no hashing. The ceiling (unknown networks only) is taken
+   * while `compare` runs: it decides the answer, not whether bcrypt runs, and an attempt it refuses
+   * answers RATE_LIMITED whatever the password, so the comparison's result tells nothing.
    */
-  async admit(emailCanonical: string, ip: string): Promise<void> {
+  async check<T>(emailCanonical: string, ip: string, compare: () => Promise<T>): Promise<T> {
     const [taken, known] = await Promise.all([
       this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip)),
       this.deps.audit.hasSignedInFrom(emailCanonical, ip),
     ]);
     refuseUnless(taken);
-    if (!known) refuseUnless(await this.deps.ceilingPerEmail.take(emailCanonical));
+    if (known) return compare();
+    const [ceiling, result] = await Promise.all([this.deps.ceilingPerEmail.take(emailCanonical), compare()]);
+    refuseUnless(ceiling);
+    return result;
   }
 
   /** What a deleted account leaves: its ceiling (per-network counters expire on their own). */

@@ -148,6 +148,10 @@ describe("login's per-email ceiling across networks", () => {
     const answers = [];
     for (let i = 0; i < 7; i++) answers.push(codeOf(await login(user.email, 'wrong password', `203.0.113.${100 + i}`)));
     expect(answers).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED', 'RATE_LIMITED']);
+    // The ceiling is taken while the password is compared: past it, the right password is refused too.
+    const right = await login(user.email, user.password, '203.0.113.120');
+    expect(codeOf(right)).toBe('RATE_LIMITED');
+    expect(right.data?.login).toBeFalsy();
     // A stranger who spent the ceiling cannot keep the user out of their own network.
     expect((await login(user.email, user.password, '192.0.2.99')).data?.login.pendingToken).toBeTruthy();
     // Nor does the ceiling tell known accounts from unknown ones.
