@@ -73,9 +73,9 @@ const SETTINGS = {
   heapSignIns: (process.env.BENCH_HEAP_SIGNINS ?? (QUICK ? '300,1500' : '10000,50000')).split(',').map(Number) as [number, number],
   heapBudgetMs: Number(process.env.BENCH_HEAP_SECONDS ?? (QUICK ? 45 : 180)) * 1000,
   heapConcurrency: 16,
-  /** `me` with metrics on and off: rounds of this many seconds each, interleaved. */
-  metricsRounds: QUICK ? 1 : 3,
-  metricsRoundMs: QUICK ? 1500 : 4000,
+  /** `me` with metrics on and off: rounds of this many seconds each, interleaved (on, off, off, on...). */
+  metricsRounds: QUICK ? 2 : 4,
+  metricsRoundMs: QUICK ? 1000 : 3000,
 };
 
 /** Metrics are on with a METRICS_TOKEN (the scrape must send it), off without one. */
@@ -561,8 +561,9 @@ async function metricsComparison(running: Running, report: Report): Promise<void
     for (const target of targets) {
       await closedLoop({ concurrency: SETTINGS.meConcurrency, durationMs: SETTINGS.meWarmupMs, task: target.client.meRequest(token) });
     }
+    // On, off, off, on, ...: a drift in the machine's speed over the step hits both alike.
     for (let round = 0; round < SETTINGS.metricsRounds; round++) {
-      for (const target of targets) {
+      for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
         const load = await closedLoop({
           concurrency: SETTINGS.meConcurrency,
           durationMs: SETTINGS.metricsRoundMs,
