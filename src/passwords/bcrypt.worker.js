@@ -1,7 +1,16 @@
 // Runs inside a Piscina worker thread: bcryptjs is pure JavaScript and blocks whatever thread it
 // runs on, even through its async API, so the event loop must never run it.
 'use strict';
+const os = require('node:os');
 const bcrypt = require('bcryptjs');
+
+// Hashing takes the CPU the rest of the service leaves: at equal priority, with every core hashing
+// (a login burst), each request's JavaScript and its PostgreSQL queries wait for a time slice
+// behind bcrypt rounds. On Linux a nice value is a thread's own: this lowers this worker thread's
+// priority only. Where that is refused, hashing runs at the process's priority, as before.
+try {
+  os.setPriority(0, 10);
+} catch {}
 
 module.exports = function run(task) {
   if (task.op === 'hash') return bcrypt.hashSync(task.password, task.cost);

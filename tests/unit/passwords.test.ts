@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors/app-error';
 import { PasswordHasher } from '../../src/passwords/password-hasher';
@@ -39,6 +41,19 @@ describe('PasswordHasher', () => {
     expect(hash).toMatch(/^\$2[aby]\$04\$/);
     expect(await hasher.verifyOrBurn('correct horse', hash)).toBe(true);
     expect(await hasher.verifyOrBurn('wrong horse', hash)).toBe(false);
+  });
+
+  // Linux: a thread's nice value is the 19th field of /proc/self/task/<tid>/stat.
+  const niceOfThreads = () =>
+    readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+
+  it.runIf(process.platform === 'linux')('hashes at a lower priority than the thread that serves requests', async () => {
+    await hasher.hash('correct horse'); // a worker thread is up
+    expect(niceOfThreads()).toContain(10);
+    expect(getPriority(0)).toBe(0); // this thread's own priority is untouched
   });
 
   it('never matches when there is no hash, even for the dummy password', async () => {
