@@ -33,7 +33,7 @@ export class PasswordAttempts {
     ]);
     refuseUnless(taken);
     if (known) return compare();
-    const [ceiling, result] = await Promise.all([this.deps.ceilingPerEmail.take(emailCanonical), compare()]);
+    const [ceiling, result] = await Promise.all([this.deps.ceilingPerEmail.take(emailCanonical), Promise.resolve().then(compare)]);
     refuseUnless(ceiling);
     return result;
   }

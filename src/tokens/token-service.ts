@@ -37,8 +37,8 @@ export interface AccessClaims {
 }
 
 /**
- * Tokens of each kind remembered as verified (about 1 KiB each with their claims), the oldest
- * forgotten first: enough for the tokens in use at once (a pending token is used within a minute
+ * Tokens of each kind remembered as verified (about 1 KiB each with their claims), the least
+ * recently used forgotten first: enough for the tokens in use at once (a pending token is used within a minute
  * or two of its login), not a cache of every token; one forgotten is checked again (~0.1 ms).
  */
 const VERIFIED_TOKENS_KEPT = 2_000;
@@ -57,7 +57,12 @@ class VerifiedTokens<Claims> {
 
   async verify(token: string, verify: (token: string) => Promise<{ claims: Claims; expiresAtMs: number }>): Promise<Claims> {
     const known = this.entries.get(token);
-    if (known && this.clock.now().getTime() < known.expiresAtMs) return known.claims;
+    if (known && this.clock.now().getTime() < known.expiresAtMs) {
+      // Used again: now the newest, the last to be forgotten.
+      this.entries.delete(token);
+      this.entries.set(token, known);
+      return known.claims;
+    }
     const verified = await verify(token);
     this.remember(token, verified);
     return verified.claims;
