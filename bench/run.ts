@@ -74,8 +74,8 @@ const SETTINGS = {
   heapBudgetMs: Number(process.env.BENCH_HEAP_SECONDS ?? (QUICK ? 45 : 240)) * 1000,
   heapConcurrency: 16,
   /** `me` with metrics on and off: rounds of this many seconds each, interleaved (on, off, off, on...). */
-  metricsRounds: QUICK ? 2 : 4,
-  metricsRoundMs: QUICK ? 1000 : 3000,
+  metricsRounds: QUICK ? 2 : 6,
+  metricsRoundMs: QUICK ? 1000 : 2500,
 };
 
 /** Metrics are on with a METRICS_TOKEN (the scrape must send it), off without one. */
@@ -559,7 +559,7 @@ async function metricsComparison(running: Running, report: Report): Promise<void
   try {
     if ((await probe(off)) === 200) throw new Error(`with ${METRICS.off}, GET ${METRICS.path} still answers 200`);
     const token = await signIn(running.serviceClient, running.emulator, running.serviceUsers.take());
-    const targets = [on, off].map((child) => ({ child, client: new GraphQLClient(child.name, child.url), count: 0, ms: 0 }));
+    const targets = [on, off].map((child) => ({ child, client: new GraphQLClient(child.name, child.url), count: 0, ms: 0, perRound: [] as number[] }));
     for (const target of targets) {
       await closedLoop({ concurrency: SETTINGS.meConcurrency, durationMs: SETTINGS.meWarmupMs, task: target.client.meRequest(token) });
     }
@@ -573,18 +573,24 @@ async function metricsComparison(running: Running, report: Report): Promise<void
         });
         target.count += load.count;
         target.ms += load.elapsedMs;
+        target.perRound.push(load.perSecond);
       }
     }
     const [a, b] = targets.map((t) => (t.count * 1000) / t.ms);
     for (const target of targets) target.client.close();
+    // The median of the rounds' ratios: one round disturbed by other work on the machine (a round
+    // here once read 0.82 between rounds of 0.99-1.00) does not decide the row.
+    const ratios = targets[0].perRound.map((on, i) => on / targets[1].perRound[i]);
+    const ratio = median(ratios);
+    report.progress(`metrics on ÷ off per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
     report.add({
       rank: 100,
-      measure: '`me` requests/s, metrics on ÷ off',
+      measure: '`me` requests/s, metrics on ÷ off (median of rounds)',
       service: fmt(a),
       comparator: `off ${fmt(b)}`,
-      ratio: a / b,
+      ratio,
       target: '≥ 0.95',
-      ok: a / b >= 0.95,
+      ok: ratio >= 0.95,
     });
   } finally {
     await Promise.all([on.stop(), off.stop()]);
