@@ -559,7 +559,13 @@ async function metricsComparison(running: Running, report: Report): Promise<void
   try {
     if ((await probe(off)) === 200) throw new Error(`with ${METRICS.off}, GET ${METRICS.path} still answers 200`);
     const token = await signIn(running.serviceClient, running.emulator, running.serviceUsers.take());
-    const targets = [on, off].map((child) => ({ child, client: new GraphQLClient(child.name, child.url), count: 0, ms: 0, perRound: [] as number[] }));
+    const targets = [on, off].map((child) => ({
+      child,
+      client: new GraphQLClient(child.name, child.url),
+      count: 0,
+      ms: 0,
+      perRound: [] as number[],
+    }));
     for (const target of targets) {
       await closedLoop({ concurrency: SETTINGS.meConcurrency, durationMs: SETTINGS.meWarmupMs, task: target.client.meRequest(token) });
     }
