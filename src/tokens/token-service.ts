@@ -37,9 +37,9 @@ export interface AccessClaims {
 }
 
 /**
- * Tokens of each kind remembered as verified (about 1 KiB each with their claims), the least
- * recently used forgotten first: enough for the tokens in use at once (a pending token is used within a minute
- * or two of its login), not a cache of every token; one forgotten is checked again (~0.1 ms).
+ * Tokens of each kind remembered as verified (about 1 KiB each with their claims): enough for the
+ * tokens in use at once (a pending token is used within a minute or two of its login), not a
+ * cache of every token; one forgotten is checked again (~0.1 ms).
  */
 const VERIFIED_TOKENS_KEPT = 2_000;
 
@@ -48,7 +48,7 @@ const VERIFIED_TOKENS_KEPT = 2_000;
  * the same token again (an access token on every request, a pending token at each step of its
  * sign-in), and the answer for the same bytes cannot change while this process's keys do not (they
  * change only at a restart). Saves the signature check; what the token points at (session,
- * challenge) is still read every time. The oldest leave first when full.
+ * challenge) is still read every time. When full, the least recently used leaves first.
  */
 class VerifiedTokens<Claims> {
   private readonly entries = new Map<string, { claims: Claims; expiresAtMs: number }>();
@@ -58,9 +58,7 @@ class VerifiedTokens<Claims> {
   async verify(token: string, verify: (token: string) => Promise<{ claims: Claims; expiresAtMs: number }>): Promise<Claims> {
     const known = this.entries.get(token);
     if (known && this.clock.now().getTime() < known.expiresAtMs) {
-      // Used again: now the newest, the last to be forgotten.
-      this.entries.delete(token);
-      this.entries.set(token, known);
+      this.remember(token, known);
       return known.claims;
     }
     const verified = await verify(token);
@@ -68,8 +66,13 @@ class VerifiedTokens<Claims> {
     return verified.claims;
   }
 
-  /** A token this process has just signed (a pending token: its next step comes at once): its first use skips the check as well. */
+  /**
+   * As the most recently used (a Map keeps insertion order): a token just verified or used again,
+   * or one this process has just signed (a pending token: its next step comes at once), whose
+   * first use then skips the check as well.
+   */
   remember(token: string, verified: { claims: Claims; expiresAtMs: number }): void {
+    this.entries.delete(token);
     if (this.entries.size >= VERIFIED_TOKENS_KEPT) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(token, verified);
   }
