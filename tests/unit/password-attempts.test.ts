@@ -1,5 +1,5 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AuditTrail } from '../../src/audit/audit-trail';
 import { PasswordAttempts } from '../../src/auth/password-attempts';
 import { isAppError } from '../../src/errors/app-error';
@@ -27,6 +27,9 @@ describe('PasswordAttempts.check', () => {
   process.on('unhandledRejection', onUnhandled);
   afterEach(() => {
     expect(unhandled).toEqual([]);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', onUnhandled);
   });
 
   it('refuses past the count per email and network without comparing', async () => {
