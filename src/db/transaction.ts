@@ -1,4 +1,4 @@
-import { DeadlockException, type EntityManager, type Knex } from '@mikro-orm/postgresql';
+import { DeadlockException, type EntityManager } from '@mikro-orm/postgresql';
 import { SQLSTATE, sqlStateOf } from './prepared';
 
 const ATTEMPTS = 3;
@@ -12,30 +12,6 @@ const ATTEMPTS = 3;
  */
 export function inTransaction<T>(em: EntityManager, work: (tx: EntityManager) => Promise<T>): Promise<T> {
   return retryingDeadlocks(em, () => em.transactional(work));
-}
-
-/**
- * A transaction for named statements (`queryIn`, `queryPrepared` through `sqlOf`) without the unit
- * of work: no fork of `em` is made and nothing is flushed at the commit (what `work` changes, it
- * changes by its own statements). `em`'s statements run inside it while `work` runs: nothing else
- * may use `em` meanwhile. Retried on deadlock as `inTransaction`; never nested.
- */
-export function inStatementTransaction<T>(em: EntityManager, work: () => Promise<T>): Promise<T> {
-  if (em.getTransactionContext()) throw new Error('inStatementTransaction cannot be nested');
-  return retryingDeadlocks(em, async () => {
-    const trx: Knex.Transaction = await em.getKnex().transaction();
-    em.setTransactionContext(trx);
-    try {
-      const result = await work();
-      await trx.commit();
-      return result;
-    } catch (error) {
-      await trx.rollback().catch(() => {});
-      throw error;
-    } finally {
-      em.resetTransactionContext();
-    }
-  });
 }
 
 async function retryingDeadlocks<T>(em: EntityManager, attempt: () => Promise<T>): Promise<T> {

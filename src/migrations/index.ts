@@ -10,6 +10,7 @@ import { Migration20261202040000 } from './Migration20261202040000';
 import { Migration20261202050000 } from './Migration20261202050000';
 import { Migration20261202060000 } from './Migration20261202060000';
 import { Migration20261203000000 } from './Migration20261203000000';
+import { Migration20261203010000 } from './Migration20261203010000';
 
 /** Every migration, oldest first. `npm run migration:create` writes a new file; add it here. */
 export const migrationsList: MigrationObject[] = [
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202050000', class: Migration20261202050000 },
   { name: 'Migration20261202060000', class: Migration20261202060000 },
   { name: 'Migration20261203000000', class: Migration20261203000000 },
+  { name: 'Migration20261203010000', class: Migration20261203010000 },
 ];

@@ -6,25 +6,6 @@ import type { Channel } from '../phones/phone-policy';
 import { User } from '../users/user.entity';
 import { type ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
 
-/**
- * A send reserved whose answer is not recorded yet: `recordSent` sets `code_expires_at` to at least
- * `last_sent_at + ttl`, a reservation moves `last_sent_at` past the previous code's. (A send given
- * back restores the previous `last_sent_at`.) `ttl` is the bind parameter holding the code's lifetime.
- */
-const inFlight = (ttl: string) =>
-  `(c.last_sent_at is not null and (c.code_expires_at is null or c.code_expires_at < c.last_sent_at + make_interval(secs => ${ttl})))`;
-
-/**
- * Challenges of other users who have proven number `e164` with a live code for it or a send to it
- * in flight (a send to the number now would make Sinch abort it). Placeholders: the code's
- * lifetime, the number, the requester, now.
- */
-const ownersLiveCodes = (p: { ttl: string; e164: string; requester: string; now: string }) =>
-  `otp_challenge c join app_user u on u.id = c.user_id
-      where u.phone_number = ${p.e164} and u.phone_verified_at is not null and u.id <> ${p.requester}
-        and c.status = 'pending' and c.expires_at > ${p.now} and coalesce(c.phone_number, u.phone_number) = ${p.e164}
-        and (c.code_expires_at > ${p.now} or ${inFlight(p.ttl)})`;
-
 /** Usable: not upgraded, not locked, not expired (`now` is the placeholder holding the time). */
 const live = (now: string) => `status = 'pending' and consumed_at is null and expires_at > ${now}`;
 const LIVE = live('$2');
@@ -33,24 +14,8 @@ const LIVE = live('$2');
 export const consumeChallenge = (id: string, now: string) =>
   `update otp_challenge set status = 'verified', consumed_at = ${now} where id = ${id} and ${live(now)}`;
 
-/**
- * A send reserved ($2 now, $3 reference, $4 channel) while sends are left ($5) and the cooldown
- * has passed ($6: its start) or the latest code was reported undelivered; `also`: a further condition.
- */
-const reserveSendText = (also = '') =>
-  `update otp_challenge set send_count = send_count + 1, last_sent_at = $2, send_reference = $3, send_channel = $4, delivery_failed_at = null
-      where id = $1 and ${LIVE} and send_count < $5 and (last_sent_at is null or last_sent_at <= $6 or delivery_failed_at is not null)${also}
-      returning *`;
-
 /** One conditional UPDATE ... RETURNING * per change (see the class comment), each a named statement. */
 const UPDATE = {
-  reserveSend: { name: 'otp_reserve_send', text: reserveSendText() },
-  /** `reserveSend` for a number the requester has not proven: also while no owner's code is live ($7 number, $8 requester, $9 code lifetime). */
-  reserveUnprovenSend: {
-    name: 'otp_reserve_unproven_send',
-    text: reserveSendText(`
-        and not exists (select 1 from ${ownersLiveCodes({ ttl: '$9', e164: '$7', requester: '$8', now: '$2' })})`),
-  },
   releaseSend: {
     name: 'otp_release_send',
     text: `update otp_challenge set send_count = send_count - 1, last_sent_at = $3, send_reference = $4, send_channel = $5, delivery_failed_at = $6
@@ -83,17 +48,20 @@ const UPDATE = {
   },
 } satisfies Record<string, Statement>;
 
-/** What other challenges do with a phone number. */
+/**
+ * Sends to a phone number: reserving one, and what other challenges do with the number (the
+ * functions of Migration20261203010000 hold the conditions, shared by the reservation and these).
+ */
 const NUMBER = {
-  ownersLiveCodeUntil: {
-    name: 'otp_owners_live_code_until',
-    text: `select max(greatest(c.code_expires_at, c.last_sent_at + make_interval(secs => $1))) as until
-      from ${ownersLiveCodes({ ttl: '$1', e164: '$2', requester: '$3', now: '$4' })}`,
+  reserveSend: {
+    name: 'otp_reserve_send',
+    text: 'select challenge, "user", session, previous from otp_reserve_send($1, $2, $3, $4, $5, $6, $7, $8, $9)',
   },
+  ownersLiveCodeUntil: { name: 'otp_owners_live_code_until', text: 'select otp_owners_live_code_until($1, $2, $3, $4) as until' },
   sendInFlightTo: {
     name: 'otp_send_in_flight_to',
     text: `select 1 from otp_challenge c join app_user u on u.id = c.user_id
-      where coalesce(c.phone_number, u.phone_number) = $1 and c.id <> $2 and c.status = 'pending' and ${inFlight('$3')} limit 1`,
+      where coalesce(c.phone_number, u.phone_number) = $1 and c.id <> $2 and c.status = 'pending' and otp_send_in_flight(c, $3) limit 1`,
   },
 } satisfies Record<string, Statement>;
 
@@ -104,21 +72,15 @@ const INSERT: Statement = {
 };
 
 /** Challenge `c` with its user and (step-up, phone change) its session, as rows (`WithOwnerRow`); `c` is a table or a CTE. */
-const withOwnerFrom = (c: string, extra = '') =>
-  `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session${extra}
+const withOwnerFrom = (c: string) =>
+  `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
     from ${c} join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id`;
 
 /** A challenge of a user with its owner: one statement. */
-const withOwner = (name: string, extra = '') => ({ name, text: `${withOwnerFrom('otp_challenge c', extra)} where c.id = $1 and c.user_id = $2` });
-const WITH_OWNER: Statement = withOwner('otp_challenge_with_owner');
-/**
- * The same, holding every send to the challenge's destination off until the transaction ends: the
- * check of who else is sending there and the reservation of a send then happen as one step.
- */
-const WITH_OWNER_LOCKING_NUMBER: Statement = withOwner(
-  'otp_challenge_with_owner_locking_number',
-  `, pg_advisory_xact_lock(hashtextextended('send:' || coalesce(c.phone_number, u.phone_number), 0)) as locked`,
-);
+const WITH_OWNER: Statement = {
+  name: 'otp_challenge_with_owner',
+  text: `${withOwnerFrom('otp_challenge c')} where c.id = $1 and c.user_id = $2`,
+};
 
 /**
  * A code's attempt counted on a challenge that can take it, answered with its owner as
@@ -137,6 +99,9 @@ const CODE_ATTEMPT_WITH_OWNER: Statement = {
     ${withOwnerFrom('c')}`,
 };
 
+/** A challenge's latest send as it was before a reservation: what giving the new one back restores. */
+export type PreviousSend = Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>;
+
 type WithOwnerRow = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
 
 /**
@@ -150,12 +115,37 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
   /**
    * The challenge with its user and session loaded, in one statement, or null when it is not this
    * user's. Entities of the request's unit of work, as `findOne` with `populate` would give.
-   * `lockingNumber` (in a transaction): the statement also takes the send lock of the challenge's
-   * destination (a send's first step), held until the transaction ends.
    */
-  async findWithOwner(id: string, userId: string, options: { lockingNumber?: boolean } = {}): Promise<OtpChallenge | null> {
-    const [row] = await queryIn<WithOwnerRow>(this.em, options.lockingNumber ? WITH_OWNER_LOCKING_NUMBER : WITH_OWNER, [id, userId]);
+  async findWithOwner(id: string, userId: string): Promise<OtpChallenge | null> {
+    const [row] = await queryIn<WithOwnerRow>(this.em, WITH_OWNER, [id, userId]);
     return row ? this.mapWithOwner(row) : null;
+  }
+
+  /**
+   * A send reserved in one round trip (`otp_reserve_send`): under its destination's send lock, the
+   * challenge's send counted while it is live, for this purpose (a step-up or phone change: while
+   * its session is), takes the channel, has sends left and is past its cooldown (or its latest code
+   * was reported undelivered), and, for a number its user has not proven, while no verified owner
+   * has a live code or a send in flight. Answers the challenge as reserved, with its owner, and its
+   * send as it was before (what `releaseSend` restores); null when refused.
+   */
+  async reserveSend(
+    challenge: { id: string; userId: string; purpose: string },
+    send: { channel: Channel; reference: string; now: Date; maxSends: number; cooldownSeconds: number; codeTtlSeconds: number },
+  ): Promise<{ challenge: OtpChallenge; previous: PreviousSend } | null> {
+    const { channel, reference, now, maxSends, cooldownSeconds, codeTtlSeconds } = send;
+    const cooldownStart = addSeconds(now, -cooldownSeconds);
+    const values = [challenge.id, challenge.userId, challenge.purpose, channel, now, reference, maxSends, cooldownStart, codeTtlSeconds];
+    const [row] = await queryIn<WithOwnerRow & { previous: Record<string, unknown> }>(this.em, NUMBER.reserveSend, values);
+    if (!row) return null;
+    const { last_sent_at, send_reference, send_channel, delivery_failed_at } = row.previous;
+    const previous = {
+      lastSentAt: dateOrNull(last_sent_at),
+      sendReference: (send_reference as string | null) ?? null,
+      sendChannel: (send_channel as Channel | null) ?? null,
+      deliveryFailedAt: dateOrNull(delivery_failed_at),
+    };
+    return { challenge: this.mapWithOwner(row), previous };
   }
 
   /**
@@ -197,22 +187,6 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     await run(INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
   }
 
-  /**
-   * The cooldown is waived once the provider has reported the latest code undelivered. `unproven`:
-   * the destination is not the requester's proven number, so the send also waits while another
-   * user who has proven it has a live code (`ownersLiveCodeUntil` says until when).
-   */
-  reserveSend(
-    id: string,
-    now: Date,
-    send: { reference: string; channel: Channel; maxSends: number; cooldownSeconds: number },
-    unproven?: { e164: string; requesterId: string; codeTtlSeconds: number },
-  ) {
-    const values = [id, now, send.reference, send.channel, send.maxSends, addSeconds(now, -send.cooldownSeconds)];
-    if (!unproven) return this.update(UPDATE.reserveSend, values);
-    return this.update(UPDATE.reserveUnprovenSend, [...values, unproven.e164, unproven.requesterId, unproven.codeTtlSeconds]);
-  }
-
   /** The live challenge whose latest send carries this reference, with its user. */
   findBySendReference(reference: string, now: Date) {
     return this.findOne(
@@ -234,7 +208,7 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * delivery failure waiving it), giving one back must not overwrite the other; the failed one
    * then stays counted, which errs on the side of the limits.
    */
-  releaseSend(id: string, reference: string, previous: Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>) {
+  releaseSend(id: string, reference: string, previous: PreviousSend) {
     return this.update(UPDATE.releaseSend, [
       id,
       reference,
@@ -259,7 +233,7 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * A send to the number now would make Sinch abort it.
    */
   async ownersLiveCodeUntil(e164: string, requesterId: string, now: Date, codeTtlSeconds: number): Promise<Date | null> {
-    const [row] = await queryIn<{ until: string | null }>(this.em, NUMBER.ownersLiveCodeUntil, [codeTtlSeconds, e164, requesterId, now]);
+    const [row] = await queryIn<{ until: string | null }>(this.em, NUMBER.ownersLiveCodeUntil, [e164, requesterId, now, codeTtlSeconds]);
     return row?.until ? new Date(row.until) : null;
   }
 
@@ -294,4 +268,9 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     const [row] = await run<Record<string, unknown>>(statement, values);
     return row ? this.em.map(OtpChallenge, row) : null;
   }
+}
+
+/** A timestamp as `to_jsonb` writes it, or null. */
+function dateOrNull(value: unknown): Date | null {
+  return typeof value === 'string' ? new Date(value) : null;
 }

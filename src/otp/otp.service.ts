@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { inStatementTransaction, inTransaction } from '../db/transaction';
+import { inTransaction } from '../db/transaction';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
 import { AppError, badInput, isAppError } from '../errors/app-error';
@@ -15,7 +15,7 @@ import { CHANNEL_METHOD } from './otp-channels';
 import { normalizeCode } from './otp-code';
 import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
-import type { SendGuard, SendReceipt } from './send-guard';
+import type { Send, SendGuard, SendReceipt } from './send-guard';
 import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
@@ -113,33 +113,39 @@ export class OtpService {
     const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
     const claims = await this.deps.tokens.verifyPending(pendingToken);
     const now = clock.now();
-    // The challenge is read (its destination locked), checked and its send reserved in one
-    // transaction. The send's budgets are taken while it commits: only for a send reserved.
-    let budgets: Promise<Settled<SendReceipt>> | undefined;
-    const em = challenges.getEntityManager();
-    const { challenge, reserved, previous, reference, phoneNumber, send } = await inStatementTransaction(em, async () => {
-      const challenge = await this.loadLive(claims, { lockingNumber: true });
-      if (!challenge.channels.includes(channel)) {
-        throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
-      }
-      const reservation = await this.reserveSend(challenge, channel, now);
-      if (reservation.reserved) budgets = settle(sendGuard.take(reservation.send));
-      return { challenge, ...reservation };
-    }).catch(async (error: unknown) => {
-      // The reservation did not commit: what its budgets took goes back.
-      const taken = await budgets;
-      if (taken?.ok) await sendGuard.giveBack(taken.value);
-      throw error;
-    });
-    if (!reserved || !budgets) throw this.whySendRefused(await this.reload(challenge), now);
+    // Sinch requires a reference unique per start. Random, not the send count: a send that timed
+    // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
+    // to a login; the callbacks match the whole reference.
+    const reference = `${claims.challengeId}.${randomBytes(6).toString('hex')}`;
+    // Sinch aborts a number's pending code when a new one starts, so the start that reaches it
+    // last wins. Per number, the check of who else is sending and the reservation are one step
+    // (see `reserveSend`): a stranger is refused while an owner's code is live or in flight, and an
+    // owner who finds a stranger's send in flight waits for it to be answered (below), so that the
+    // owner's start comes last.
+    const reservation = await challenges.reserveSend(
+      { id: claims.challengeId, userId: claims.userId, purpose: claims.purpose },
+      {
+        channel,
+        reference,
+        now,
+        maxSends: limits.maxSendsPerToken,
+        cooldownSeconds: limits.resendCooldownSeconds,
+        codeTtlSeconds: limits.codeTtlSeconds,
+      },
+    );
+    if (!reservation) return this.refuseSend(claims, channel, now);
+    const { challenge, previous } = reservation;
+    const send = sendOf(challenge);
+    const phoneNumber = send.e164;
 
     const release = () => challenges.releaseSend(challenge.id, reference, previous);
-    const taken = await budgets;
-    if (!taken.ok) {
+    let receipt: SendReceipt;
+    try {
+      receipt = await sendGuard.take(send);
+    } catch (error) {
       await release();
-      throw taken.error;
+      throw error;
     }
-    const receipt = taken.value;
     if (send.verifiedOwner) await this.waitForOtherSendsTo(phoneNumber, challenge.id);
     let verificationId: string;
     let usedLocale: string | null;
@@ -183,32 +189,18 @@ export class OtpService {
   }
 
   /**
-   * In the caller's transaction, which holds the destination's lock (`loadLive` with
-   * `lockingNumber`): a send of `challenge` reserved, or null (cooldown, no sends left).
+   * Why `reserveSend` refused, read again (without the send lock), in the order a client needs:
+   * the token dead or its attempts used up, a channel the number cannot take, a verified owner's
+   * live code (a number the requester has not proven), then no sends left or the cooldown.
    */
-  private async reserveSend(challenge: OtpChallenge, channel: Channel, now: Date) {
-    const { challenges, limits } = this.deps;
-    // A new number (phone change) is unproven until this code comes back: it spends the shared budget.
-    const phoneNumber = destinationOf(challenge);
-    const ownNumber = phoneNumber === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
-    const send = { e164: phoneNumber, verifiedOwner: ownNumber ? challenge.user.id : undefined };
-    // Read before reserving: the reservation refreshes `challenge` (one identity map per request).
-    const { lastSentAt, sendReference, sendChannel, deliveryFailedAt } = challenge;
-    const previous = { lastSentAt, sendReference, sendChannel, deliveryFailedAt };
-    // Sinch requires a reference unique per start. Random, not the send count: a send that timed
-    // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
-    // to a login; the callbacks match the whole reference.
-    const reference = `${challenge.id}.${randomBytes(6).toString('hex')}`;
-    // Sinch aborts a number's pending code when a new one starts, so the start that reaches it
-    // last wins. Per number, the check of who else is sending and this reservation are one step:
-    // a stranger is refused while an owner's code is live or in flight, and an owner who finds a
-    // stranger's send in flight waits for it to be answered, so that the owner's start comes last.
-    const unproven = send.verifiedOwner ? undefined : { e164: phoneNumber, requesterId: challenge.user.id, codeTtlSeconds: limits.codeTtlSeconds };
-    const reservation = { reference, channel, maxSends: limits.maxSendsPerToken, cooldownSeconds: limits.resendCooldownSeconds };
-    const reserved = await challenges.reserveSend(challenge.id, now, reservation, unproven);
-    // Not reserved: an owner's live code comes first among the reasons (the caller reads the others).
-    if (!reserved && unproven) await this.refuseWhileOwnersCodeIsLive(phoneNumber, challenge.user.id, now);
-    return { reserved, previous, reference, phoneNumber, send };
+  private async refuseSend(claims: PendingClaims, channel: Channel, now: Date): Promise<never> {
+    const challenge = await this.loadLive(claims);
+    if (!challenge.channels.includes(channel)) {
+      throw badInput('channel', `This phone number can receive codes by ${challenge.channels.join(' or ')} only.`);
+    }
+    const send = sendOf(challenge);
+    if (!send.verifiedOwner) await this.refuseWhileOwnersCodeIsLive(send.e164, challenge.user.id, now);
+    throw this.sendRefusal(challenge, now);
   }
 
   /**
@@ -429,8 +421,8 @@ export class OtpService {
   }
 
   /** `liveChallenge` once its token is verified (a token refused costs no query, nor a transaction). */
-  private async loadLive({ userId, challengeId, purpose }: PendingClaims, options: { lockingNumber?: boolean } = {}): Promise<OtpChallenge> {
-    const challenge = await this.deps.challenges.findWithOwner(challengeId, userId, options);
+  private async loadLive({ userId, challengeId, purpose }: PendingClaims): Promise<OtpChallenge> {
+    const challenge = await this.deps.challenges.findWithOwner(challengeId, userId);
     if (!challenge || challenge.purpose !== purpose) throw new AppError('UNAUTHENTICATED', { cause: new Error('no challenge for token') });
     const now = this.deps.clock.now();
     if (challenge.purpose !== ChallengePurpose.SignIn && !(challenge.session && isLive(challenge.session, now))) {
@@ -447,7 +439,7 @@ export class OtpService {
     return this.deps.challenges.findOneOrFail(challenge.id, { refresh: true });
   }
 
-  private whySendRefused(challenge: OtpChallenge, now: Date): AppError {
+  private sendRefusal(challenge: OtpChallenge, now: Date): AppError {
     if (challenge.status === ChallengeStatus.Locked) return new AppError('OTP_ATTEMPTS_EXCEEDED');
     if (challenge.status !== ChallengeStatus.Pending || challenge.expiresAt <= now) return new AppError('UNAUTHENTICATED');
     const retryAfterSeconds = secondsUntil(this.resendState(challenge, now).resendAvailableAt, now);
@@ -466,14 +458,14 @@ export class OtpService {
   }
 }
 
-/** A promise's outcome as a value: it can wait for a while without an unhandled rejection. */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true, value }),
-    (error: unknown) => ({ ok: false, error }),
-  );
+/**
+ * A send of `challenge` to its destination, and whether its user has proven that number (a new
+ * number, in a phone change, is unproven until its code comes back: it spends the shared budget).
+ */
+function sendOf(challenge: OtpChallenge): Send {
+  const e164 = destinationOf(challenge);
+  const proven = e164 === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
+  return { e164, verifiedOwner: proven ? challenge.user.id : undefined };
 }
 
 /** How a right guess completes its challenge (`OtpService.guess`). */

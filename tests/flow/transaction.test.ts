@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryIn } from '../../src/db/prepared';
-import { inStatementTransaction } from '../../src/db/transaction';
+import { inTransaction } from '../../src/db/transaction';
 import { queryDatabase } from '../support/database';
 import { useTestApp } from '../support/test-app';
 
 const PROBE = 'statement_transaction_probe';
 const SET = { name: 'stx_probe_set', text: `update ${PROBE} set value = $2 where id = $1 returning id` };
 
-describe('inStatementTransaction (named statements without the unit of work)', () => {
+describe('inTransaction with named statements', () => {
   const t = useTestApp();
   const values = async () =>
     Object.fromEntries(
@@ -24,15 +24,15 @@ describe('inStatementTransaction (named statements without the unit of work)', (
   it('commits what its statements did, and rolls all of it back when the work throws', async () => {
     await queryDatabase(t.databaseUrl, `delete from ${PROBE}; insert into ${PROBE} values ('a', 0), ('b', 0)`);
     const em = t.app.orm.em.fork();
-    await inStatementTransaction(em, async () => {
-      await queryIn(em, SET, ['a', 1]);
-      await queryIn(em, SET, ['b', 1]);
+    await inTransaction(em, async (tx) => {
+      await queryIn(tx, SET, ['a', 1]);
+      await queryIn(tx, SET, ['b', 1]);
     });
     expect(await values()).toEqual({ a: 1, b: 1 });
 
     await expect(
-      inStatementTransaction(em, async () => {
-        await queryIn(em, SET, ['a', 2]);
+      inTransaction(em, async (tx) => {
+        await queryIn(tx, SET, ['a', 2]);
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
@@ -54,15 +54,15 @@ describe('inStatementTransaction (named statements without the unit of work)', (
     });
     const crossing = (name: 'first' | 'second', [one, two]: [string, string]) => {
       const em = t.app.orm.em.fork();
-      return inStatementTransaction(em, async () => {
+      return inTransaction(em, async (tx) => {
         attempts[name] += 1;
-        await queryIn(em, SET, [one, attempts[name]]);
+        await queryIn(tx, SET, [one, attempts[name]]);
         if (attempts[name] === 1) {
           holding += 1;
           if (holding === 2) release();
           await bothHold;
         }
-        await queryIn(em, SET, [two, attempts[name]]);
+        await queryIn(tx, SET, [two, attempts[name]]);
       });
     };
     await Promise.all([crossing('first', ['a', 'b']), crossing('second', ['b', 'a'])]);
