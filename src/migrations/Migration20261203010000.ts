@@ -39,17 +39,16 @@ export class Migration20261203010000 extends Migration {
     // the reference: while the challenge is live (and, for a step-up or a phone change, the session
     // that asked), takes that channel, has sends left and is past its cooldown (its latest send at
     // or before p_cooldown_start, or reported undelivered), and, for a number the user has not
-    // proven, while no verified owner has a live code. Answers the challenge as reserved, with its
-    // user and session, and the challenge as it was before (what giving the send back restores);
-    // no row when the send is refused (the caller reads the challenge to say why).
+    // proven, while no verified owner has a live code. Answers the challenge as reserved, where
+    // its codes go and whether its user has proven that number, and the challenge as it was before
+    // (what giving the send back restores); no row when the send is refused (the caller reads the
+    // challenge to say why).
     this.addSql(`create function "otp_reserve_send"(
         p_id uuid, p_user_id uuid, p_purpose text, p_channel text, p_now timestamptz, p_reference text,
         p_max_sends int, p_cooldown_start timestamptz, p_code_ttl_seconds int)
-      returns table ("challenge" jsonb, "user" jsonb, "session" jsonb, "previous" jsonb)
+      returns table ("challenge" jsonb, "destination" text, "proven" boolean, "previous" jsonb)
       language plpgsql volatile as $$
       declare
-        destination text;
-        proven boolean;
         old_row "otp_challenge";
       begin
         select coalesce(c.phone_number, u.phone_number), coalesce(c.phone_number, u.phone_number) = u.phone_number and u.phone_verified_at is not null
@@ -75,8 +74,7 @@ export class Migration20261203010000 extends Migration {
                 and (c.last_sent_at is null or c.last_sent_at <= p_cooldown_start or c.delivery_failed_at is not null)
                 and (proven or "otp_owners_live_code_until"(destination, p_user_id, p_now, p_code_ttl_seconds) is null)
               returning c.*)
-          select to_jsonb(r), to_jsonb(u), to_jsonb(s), to_jsonb(old_row)
-            from reserved r join "app_user" u on u.id = r.user_id left join "auth_session" s on s.id = r.session_id;
+          select to_jsonb(r), destination, proven, to_jsonb(old_row) from reserved r;
       end
       $$;`);
   }

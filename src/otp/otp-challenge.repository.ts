@@ -55,7 +55,7 @@ const UPDATE = {
 const NUMBER = {
   reserveSend: {
     name: 'otp_reserve_send',
-    text: 'select challenge, "user", session, previous from otp_reserve_send($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    text: 'select challenge, destination, proven, previous from otp_reserve_send($1, $2, $3, $4, $5, $6, $7, $8, $9)',
   },
   ownersLiveCodeUntil: { name: 'otp_owners_live_code_until', text: 'select otp_owners_live_code_until($1, $2, $3, $4) as until' },
   sendInFlightTo: {
@@ -99,6 +99,52 @@ const CODE_ATTEMPT_WITH_OWNER: Statement = {
     ${withOwnerFrom('c')}`,
 };
 
+/**
+ * requestOtp's view of a challenge: plain data read from its row (`sendStateOf`), not an entity of
+ * the unit of work. Nothing in a send is flushed, and mapping rows to entities was a good part of
+ * requestOtp's CPU time.
+ */
+export interface SendState {
+  id: string;
+  userId: string;
+  sessionId: string | null;
+  channels: Channel[];
+  sendCount: number;
+  lastSentAt: Date | null;
+  deliveryFailedAt: Date | null;
+  codeAttempts: number;
+  expiresAt: Date;
+}
+
+/** An `otp_challenge` row as PostgreSQL answers it (`returning *`, `to_jsonb`): timestamps as text. */
+type ChallengeRow = {
+  id: string;
+  user_id: string;
+  session_id: string | null;
+  channels: Channel[];
+  send_count: number;
+  last_sent_at: string | null;
+  send_reference: string | null;
+  send_channel: Channel | null;
+  delivery_failed_at: string | null;
+  code_attempts: number;
+  expires_at: string;
+};
+
+function sendStateOf(row: ChallengeRow): SendState {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    sessionId: row.session_id,
+    channels: row.channels,
+    sendCount: row.send_count,
+    lastSentAt: dateOrNull(row.last_sent_at),
+    deliveryFailedAt: dateOrNull(row.delivery_failed_at),
+    codeAttempts: row.code_attempts,
+    expiresAt: new Date(row.expires_at),
+  };
+}
+
 /** A challenge's latest send as it was before a reservation: what giving the new one back restores. */
 export type PreviousSend = Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>;
 
@@ -126,26 +172,28 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * challenge's send counted while it is live, for this purpose (a step-up or phone change: while
    * its session is), takes the channel, has sends left and is past its cooldown (or its latest code
    * was reported undelivered), and, for a number its user has not proven, while no verified owner
-   * has a live code or a send in flight. Answers the challenge as reserved, with its owner, and its
-   * send as it was before (what `releaseSend` restores); null when refused.
+   * has a live code or a send in flight. Answers the challenge as reserved, where its codes go,
+   * whether its user has proven that number, and its send as it was before (what `releaseSend`
+   * restores); null when refused.
    */
   async reserveSend(
     challenge: { id: string; userId: string; purpose: string },
     send: { channel: Channel; reference: string; now: Date; maxSends: number; cooldownSeconds: number; codeTtlSeconds: number },
-  ): Promise<{ challenge: OtpChallenge; previous: PreviousSend } | null> {
+  ): Promise<{ challenge: SendState; destination: string; proven: boolean; previous: PreviousSend } | null> {
     const { channel, reference, now, maxSends, cooldownSeconds, codeTtlSeconds } = send;
     const cooldownStart = addSeconds(now, -cooldownSeconds);
     const values = [challenge.id, challenge.userId, challenge.purpose, channel, now, reference, maxSends, cooldownStart, codeTtlSeconds];
-    const [row] = await queryIn<WithOwnerRow & { previous: Record<string, unknown> }>(this.em, NUMBER.reserveSend, values);
+    type Reserved = { challenge: ChallengeRow; destination: string; proven: boolean; previous: ChallengeRow };
+    const [row] = await queryIn<Reserved>(this.em, NUMBER.reserveSend, values);
     if (!row) return null;
     const { last_sent_at, send_reference, send_channel, delivery_failed_at } = row.previous;
     const previous = {
       lastSentAt: dateOrNull(last_sent_at),
-      sendReference: (send_reference as string | null) ?? null,
-      sendChannel: (send_channel as Channel | null) ?? null,
+      sendReference: send_reference ?? null,
+      sendChannel: send_channel ?? null,
       deliveryFailedAt: dateOrNull(delivery_failed_at),
     };
-    return { challenge: this.mapWithOwner(row), previous };
+    return { challenge: sendStateOf(row.challenge), destination: row.destination, proven: row.proven, previous };
   }
 
   /**
@@ -223,8 +271,14 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * The provider's id for the send with this reference, if it is still the latest. `run` may add
    * the send's audit event to the statement.
    */
-  recordSent(id: string, reference: string, sent: { verificationId: string; channel: Channel; codeExpiresAt: Date }, run?: StatementRunner) {
-    return this.update(UPDATE.recordSent, [id, reference, sent.verificationId, sent.channel, sent.codeExpiresAt], run);
+  async recordSent(
+    id: string,
+    reference: string,
+    sent: { verificationId: string; channel: Channel; codeExpiresAt: Date },
+    run: StatementRunner = (s, v) => queryIn(this.em, s, v),
+  ): Promise<SendState | null> {
+    const [row] = await run<ChallengeRow>(UPDATE.recordSent, [id, reference, sent.verificationId, sent.channel, sent.codeExpiresAt]);
+    return row ? sendStateOf(row) : null;
   }
 
   /**
@@ -270,7 +324,7 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
   }
 }
 
-/** A timestamp as `to_jsonb` writes it, or null. */
-function dateOrNull(value: unknown): Date | null {
-  return typeof value === 'string' ? new Date(value) : null;
+/** A timestamp as PostgreSQL writes it as text, or null. */
+function dateOrNull(value: string | null): Date | null {
+  return value === null ? null : new Date(value);
 }

@@ -134,9 +134,8 @@ export class OtpService {
       },
     );
     if (!reservation) return this.refuseSend(claims, channel, now);
-    const { challenge, previous } = reservation;
-    const send = sendOf(challenge);
-    const phoneNumber = send.e164;
+    const { challenge, previous, destination: phoneNumber, proven } = reservation;
+    const send: Send = { e164: phoneNumber, verifiedOwner: proven ? challenge.userId : undefined };
 
     const release = () => challenges.releaseSend(challenge.id, reference, previous);
     let receipt: SendReceipt;
@@ -173,15 +172,15 @@ export class OtpService {
     // challenge's latest: a newer one in flight keeps its own.
     const event = {
       type: AuthEventType.OTP_SENT,
-      userId: challenge.user.id,
-      sessionId: challenge.session?.id,
+      userId: challenge.userId,
+      sessionId: challenge.sessionId ?? undefined,
       client,
       detail: `${channel} to ${maskPhone(phoneNumber)}`,
     };
     const sent = await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt }, (change, values) =>
       audit.recordWith(change, values, event),
     );
-    const latestSend = sent ?? (await this.reload(challenge));
+    const latestSend = sent ?? (await this.reload(challenge.id));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
     this.deps.metrics.codeSent(channel, phoneNumber);
     await sendGuard.sent(send);
@@ -236,7 +235,7 @@ export class OtpService {
     return this.resendState(challenge, this.deps.clock.now());
   }
 
-  private resendState(challenge: OtpChallenge, now: Date): ResendState {
+  private resendState(challenge: ResendFields, now: Date): ResendState {
     const { limits } = this.deps;
     const deliveryFailed = Boolean(challenge.deliveryFailedAt);
     const sendsLeft = challenge.sendCount < limits.maxSendsPerToken;
@@ -311,7 +310,7 @@ export class OtpService {
   private async reserveAttempt(challenge: OtpChallenge): Promise<number> {
     const { challenges, clock, limits } = this.deps;
     const reserved = await challenges.reserveAttempt(challenge.id, clock.now(), limits.maxWrongCodesPerToken);
-    if (!reserved) throw this.whyVerifyRefused(await this.reload(challenge));
+    if (!reserved) throw this.whyVerifyRefused(await this.reload(challenge.id));
     return reserved.codeAttempts;
   }
 
@@ -435,8 +434,8 @@ export class OtpService {
     return challenge;
   }
 
-  private reload(challenge: OtpChallenge): Promise<OtpChallenge> {
-    return this.deps.challenges.findOneOrFail(challenge.id, { refresh: true });
+  private reload(id: string): Promise<OtpChallenge> {
+    return this.deps.challenges.findOneOrFail(id, { refresh: true });
   }
 
   private sendRefusal(challenge: OtpChallenge, now: Date): AppError {
@@ -475,6 +474,9 @@ interface Completion {
   /** On its own: a sign-in by code in one statement (`ChallengeCompletion.signInByCode`), anything else `spend` in a transaction. */
   complete(): Promise<SessionGrant>;
 }
+
+/** What the resend state of a challenge is computed from: an entity or a send's plain `SendState`. */
+type ResendFields = Pick<OtpChallenge, 'channels' | 'sendCount' | 'lastSentAt' | 'deliveryFailedAt' | 'codeAttempts' | 'expiresAt'>;
 
 /** A guess counted on its token: the challenge as the count left it, and the attempts used so far. */
 interface CountedGuess {
