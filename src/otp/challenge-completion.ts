@@ -9,7 +9,7 @@ import type { SessionGrant, SessionService } from '../sessions/session.service';
 import type { Clock } from '../time/clock';
 import type { UserRepository } from '../users/user.repository';
 import type { SendGuard } from './send-guard';
-import { ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
+import { ChallengePurpose, ChallengeStatus, type ChallengeView, OtpChallenge } from './otp-challenge.entity';
 import { CHANNEL_METHOD } from './otp-channels';
 
 /** How the second factor was proven: a code sent by SMS or voice call, or a recovery code. */
@@ -76,7 +76,7 @@ export class ChallengeCompletion {
    * its audit line's savepoint.
    */
   async signInByCode(
-    challenge: OtpChallenge,
+    challenge: ChallengeView,
     channel: Channel,
     client: ClientInfo,
     inTransaction: () => Promise<SessionGrant>,

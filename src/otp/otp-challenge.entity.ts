@@ -106,7 +106,22 @@ export class OtpChallenge {
   createdAt!: Date;
 }
 
+/**
+ * What judging a code reads of a challenge: the entity, or the plain row verifyOtp's first
+ * statement answers (`OtpChallengeRepository.reserveCodeAttempt`), which no unit of work holds.
+ */
+export interface ChallengeView {
+  id: string;
+  purpose: ChallengePurpose;
+  phoneNumber?: string | null;
+  channel?: Channel | null;
+  verificationId?: string | null;
+  codeAttempts: number;
+  user: Pick<User, 'id' | 'phoneNumber' | 'phoneVerifiedAt'>;
+  session?: { id: string } | null;
+}
+
 /** Where this challenge's codes go: the new number of a phone change, else the user's own. */
-export function destinationOf(challenge: OtpChallenge): string {
+export function destinationOf(challenge: Pick<ChallengeView, 'phoneNumber' | 'user'>): string {
   return challenge.phoneNumber ?? challenge.user.phoneNumber;
 }

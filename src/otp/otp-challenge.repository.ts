@@ -4,7 +4,7 @@ import { AuthSession } from '../sessions/session.entity';
 import { addSeconds } from '../time/clock';
 import type { Channel } from '../phones/phone-policy';
 import { User } from '../users/user.entity';
-import { type ChallengePurpose, ChallengeStatus, OtpChallenge } from './otp-challenge.entity';
+import { type ChallengePurpose, ChallengeStatus, type ChallengeView, OtpChallenge } from './otp-challenge.entity';
 
 /** Usable: not upgraded, not locked, not expired (`now` is the placeholder holding the time). */
 const live = (now: string) => `status = 'pending' and consumed_at is null and expires_at > ${now}`;
@@ -83,8 +83,8 @@ const WITH_OWNER: Statement = {
 };
 
 /**
- * A code's attempt counted on a challenge that can take it, answered with its owner as
- * `WITH_OWNER`: pending, not expired, for the token's purpose, a code sent and not expired, attempts
+ * A code's attempt counted on a challenge that can take it, answered with what judging the code
+ * needs of the challenge and its owner (`ChallengeView`, as plain columns): pending, not expired, for the token's purpose, a code sent and not expired, attempts
  * left, and (step-up, phone change) the session that asked still live. $1 id, $2 user, $3 purpose,
  * $4 now, $5 the attempts allowed.
  */
@@ -96,7 +96,9 @@ const CODE_ATTEMPT_WITH_OWNER: Statement = {
         and code_attempts < $5 and verification_id is not null and channel is not null and code_expires_at > $4
         and (purpose = 'sign_in' or exists (select 1 from auth_session s where s.id = session_id and s.expires_at > $4 and s.idle_expires_at > $4))
       returning *)
-    ${withOwnerFrom('c')}`,
+    select c.id, c.purpose, c.phone_number, c.channel, c.verification_id, c.code_attempts, c.session_id,
+      u.id as user_id, u.phone_number as user_phone_number, u.phone_verified_at as user_phone_verified_at
+    from c join app_user u on u.id = c.user_id`,
 };
 
 /**
@@ -148,6 +150,20 @@ function sendStateOf(row: ChallengeRow): SendState {
 /** A challenge's latest send as it was before a reservation: what giving the new one back restores. */
 export type PreviousSend = Pick<OtpChallenge, 'lastSentAt' | 'sendReference' | 'sendChannel' | 'deliveryFailedAt'>;
 
+/** What CODE_ATTEMPT_WITH_OWNER answers. */
+type AttemptRow = {
+  id: string;
+  purpose: ChallengePurpose;
+  phone_number: string | null;
+  channel: Channel | null;
+  verification_id: string | null;
+  code_attempts: number;
+  session_id: string | null;
+  user_id: string;
+  user_phone_number: string;
+  user_phone_verified_at: string | null;
+};
+
 type WithOwnerRow = { challenge: Record<string, unknown>; user: Record<string, unknown>; session: Record<string, unknown> | null };
 
 /**
@@ -198,13 +214,28 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
 
   /**
    * verifyOtp's first step in one statement: a code attempt counted on a challenge that can take
-   * it (see CODE_ATTEMPT_WITH_OWNER), answered with its user and session; null when it cannot
-   * (the caller then reads the challenge to say why).
+   * it (see CODE_ATTEMPT_WITH_OWNER), answered with what its owner needs to judge the code, as
+   * plain data (a sign-in by code needs no entity; the other completions load theirs); null when
+   * it cannot (the caller then reads the challenge to say why).
    */
-  async reserveCodeAttempt(challenge: { id: string; userId: string; purpose: string }, now: Date, maxAttempts: number) {
+  async reserveCodeAttempt(
+    challenge: { id: string; userId: string; purpose: string },
+    now: Date,
+    maxAttempts: number,
+  ): Promise<ChallengeView | null> {
     const values = [challenge.id, challenge.userId, challenge.purpose, now, maxAttempts];
-    const [row] = await queryIn<WithOwnerRow>(this.em, CODE_ATTEMPT_WITH_OWNER, values);
-    return row ? this.mapWithOwner(row) : null;
+    const [row] = await queryIn<AttemptRow>(this.em, CODE_ATTEMPT_WITH_OWNER, values);
+    if (!row) return null;
+    return {
+      id: row.id,
+      purpose: row.purpose,
+      phoneNumber: row.phone_number,
+      channel: row.channel,
+      verificationId: row.verification_id,
+      codeAttempts: row.code_attempts,
+      user: { id: row.user_id, phoneNumber: row.user_phone_number, phoneVerifiedAt: dateOrNull(row.user_phone_verified_at) },
+      session: row.session_id === null ? null : { id: row.session_id },
+    };
   }
 
   private mapWithOwner(row: WithOwnerRow): OtpChallenge {

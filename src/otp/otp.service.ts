@@ -9,7 +9,7 @@ import type { Channel } from '../phones/phone-policy';
 import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
 import type { PendingClaims, TokenService } from '../tokens/token-service';
 import type { UserRecord } from '../users/user.entity';
-import { ChallengePurpose, ChallengeStatus, destinationOf, type OtpChallenge } from './otp-challenge.entity';
+import { ChallengePurpose, ChallengeStatus, type ChallengeView, destinationOf, OtpChallenge } from './otp-challenge.entity';
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { CHANNEL_METHOD } from './otp-channels';
 import { normalizeCode } from './otp-code';
@@ -365,7 +365,7 @@ export class OtpService {
       if (!(await challenges.consume(challenge.id, clock.now()))) {
         throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
       }
-      return completion.complete(challenge, proof, client);
+      return completion.complete(await this.entityOf(challenge), proof, client);
     };
     const complete = () => {
       if (proof.kind !== 'code' || challenge.purpose !== ChallengePurpose.SignIn) return this.inTransaction(spend);
@@ -402,7 +402,7 @@ export class OtpService {
   }
 
   /** Counts a code not accepted (recovery codes are not sent, so not counted) and hands back the answer. */
-  private failed(challenge: OtpChallenge, proof: Proof, reason: OtpFailure, answer: AppError): AppError {
+  private failed(challenge: ChallengeView, proof: Proof, reason: OtpFailure, answer: AppError): AppError {
     if (proof.kind === 'code') this.deps.metrics.codeFailed(proof.channel, destinationOf(challenge), reason);
     return answer;
   }
@@ -432,6 +432,18 @@ export class OtpService {
       throw new AppError('UNAUTHENTICATED', { cause: new Error(`challenge ${challenge.status}`) });
     }
     return challenge;
+  }
+
+  /**
+   * The challenge as an entity of the request's unit of work, with its user and session, for a
+   * completion that changes them (a step-up, a phone change, a recovery code): a view read as plain
+   * data (a code's attempt) is loaded now, in the caller's transaction.
+   */
+  private async entityOf(challenge: ChallengeView): Promise<OtpChallenge> {
+    if (challenge instanceof OtpChallenge) return challenge;
+    const loaded = await this.deps.challenges.findWithOwner(challenge.id, challenge.user.id);
+    if (!loaded) throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge gone') });
+    return loaded;
   }
 
   private reload(id: string): Promise<OtpChallenge> {
@@ -480,7 +492,7 @@ type ResendFields = Pick<OtpChallenge, 'channels' | 'sendCount' | 'lastSentAt' |
 
 /** A guess counted on its token: the challenge as the count left it, and the attempts used so far. */
 interface CountedGuess {
-  challenge: OtpChallenge;
+  challenge: ChallengeView;
   attemptsUsed: number;
 }
 
