@@ -1,5 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { GraphQLLimits } from '../config/config';
@@ -45,6 +45,9 @@ export function createApollo(
       ...armor.plugins,
       options.landingPage ? sandboxWithOfflineFallback(options.landingPage) : ApolloServerPluginLandingPageDisabled(),
       errorLogging,
+      // Apollo installs cache control by default: a hook on every field resolved, for cache hints
+      // this service never gives (every answer is per user, and mutations are POSTs).
+      ApolloServerPluginCacheControlDisabled(),
       // Off: no plugin at all, so no per-request cost.
       ...(options.metrics ? [graphqlMetrics(schema, options.metrics)] : []),
     ],

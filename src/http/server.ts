@@ -183,6 +183,10 @@ async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: S
     }),
   );
   res.statusCode = response.status ?? 200;
+  // Answers carry tokens and account data: no cache keeps them (RFC 6749 §5.1 asks as much of
+  // token responses). Set here once, rather than by Apollo's cache-control plugin, which hooked
+  // every field resolved to reach the same header.
+  res.setHeader('cache-control', 'no-store');
   for (const [name, value] of response.headers) res.setHeader(name, value);
   if (response.body.kind === 'complete') return void res.end(response.body.string);
   for await (const chunk of response.body.asyncIterator) res.write(chunk);

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
-import { ME, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
+import { LOGIN, ME, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
 import { loginPending, startTestApp, type TestApp } from '../support/test-app';
 
 describe('tokens: kinds, forgeries and expiry', () => {
@@ -19,6 +19,18 @@ describe('tokens: kinds, forgeries and expiry', () => {
 
   const me = (token: string) => t.gql(ME, {}, { authorization: `Bearer ${token}` });
   const request = (token: string) => t.gql(REQUEST_OTP, { input: { pendingToken: token } });
+
+  // Regression: the header came from Apollo's cache-control plugin; turning the plugin off dropped it.
+  it('answers with Cache-Control: no-store, a sign-in that hands out tokens and a refusal alike', async () => {
+    const post = (query: string, variables: object) =>
+      fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const signedUp = await t.signUp();
+    const login = await post(LOGIN, { input: { email: signedUp.user.email, password: signedUp.user.password } });
+    expect((await login.json()).data.login.pendingToken).toEqual(expect.any(String));
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    const refused = await post(REQUEST_OTP, { input: { pendingToken: 'not-a-token' } });
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+  });
 
   it('tells the kinds apart by typ and audience', () => {
     expect(decodeProtectedHeader(accessToken).typ).toBe('at+jwt');
