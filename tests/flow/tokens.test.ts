@@ -26,7 +26,8 @@ describe('tokens: kinds, forgeries and expiry', () => {
       fetch(t.app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
     const signedUp = await t.signUp();
     const login = await post(LOGIN, { input: { email: signedUp.user.email, password: signedUp.user.password } });
-    expect((await login.json()).data.login.pendingToken).toEqual(expect.any(String));
+    const body = (await login.json()) as { data: { login: { pendingToken: string } } };
+    expect(body.data.login.pendingToken).toEqual(expect.any(String));
     expect(login.headers.get('cache-control')).toBe('no-store');
     const refused = await post(REQUEST_OTP, { input: { pendingToken: 'not-a-token' } });
     expect(refused.headers.get('cache-control')).toBe('no-store');
