@@ -71,22 +71,19 @@ const INSERT: Statement = {
     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
 };
 
-/** Challenge `c` with its user and (step-up, phone change) its session, as rows (`WithOwnerRow`); `c` is a table or a CTE. */
-const withOwnerFrom = (c: string) =>
-  `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
-    from ${c} join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id`;
-
-/** A challenge of a user with its owner: one statement. */
+/** A challenge of a user with its user and (step-up, phone change) its session, as rows (`WithOwnerRow`): one statement. */
 const WITH_OWNER: Statement = {
   name: 'otp_challenge_with_owner',
-  text: `${withOwnerFrom('otp_challenge c')} where c.id = $1 and c.user_id = $2`,
+  text: `select to_jsonb(c) as challenge, to_jsonb(u) as user, to_jsonb(s) as session
+    from otp_challenge c join app_user u on u.id = c.user_id left join auth_session s on s.id = c.session_id
+    where c.id = $1 and c.user_id = $2`,
 };
 
 /**
  * A code's attempt counted on a challenge that can take it, answered with what judging the code
- * needs of the challenge and its owner (`ChallengeView`, as plain columns): pending, not expired, for the token's purpose, a code sent and not expired, attempts
- * left, and (step-up, phone change) the session that asked still live. $1 id, $2 user, $3 purpose,
- * $4 now, $5 the attempts allowed.
+ * needs of the challenge and its owner (`ChallengeView`, as plain columns): pending, not expired,
+ * for the token's purpose, a code sent and not expired, attempts left, and (step-up, phone change)
+ * the session that asked still live. $1 id, $2 user, $3 purpose, $4 now, $5 the attempts allowed.
  */
 const CODE_ATTEMPT_WITH_OWNER: Statement = {
   name: 'otp_code_attempt_with_owner',
