@@ -79,7 +79,7 @@ export class Child {
     return (user + system) / 1000;
   }
 
-  /** heapUsed after two full collections, in bytes. */
+  /** The live heap in bytes: heapUsed after full collections, once the child is idle (child.ts). */
   heapAfterGc(): Promise<number> {
     return this.ask<number>('heap');
   }
