@@ -66,7 +66,7 @@ const CURSOR_PREFIX = 'ae1|';
  * and the change itself goes on. A sign-in never fails because of its audit line.
  */
 export class AuditTrail {
-  /** `recordWith`'s statements, made once per change statement (a handful, fixed in code). */
+  /** `recordWith`'s statements, made once per change statement and commit (a handful, fixed in code). */
   private readonly withEvent = new Map<string, Statement>();
 
   constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger }) {}
@@ -91,19 +91,29 @@ export class AuditTrail {
    * is made alone and the event's loss logged, as `record` does. Inside a transaction (where a failed
    * statement would abort it), the change and then `record`. Answers the change's rows. (A change
    * that is itself a WITH list takes its event as one more CTE: `eventAfter`.)
+   *
+   * `commit`: `flushed` (the default) answers once the event is on disk. `unflushed` answers once
+   * it is committed, visible to every reader, but not yet flushed from PostgreSQL's write-ahead log
+   * buffers (synchronous_commit off for this statement's transaction), about 0.4 ms sooner here: for
+   * an event about a pending challenge (a login's accepted password, a code sent), which shares the
+   * challenge's fate. Challenges live in an unlogged table that a PostgreSQL crash empties, and
+   * their events may go with them: those committed within the last 0.6 s of a crash (three
+   * wal_writer_delay). Outside a transaction only; in one, the transaction's commit decides.
    */
-  async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry): Promise<Row[]> {
+  async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry, commit: 'flushed' | 'unflushed' = 'flushed'): Promise<Row[]> {
     const { em } = this.deps;
     if (em.getTransactionContext() !== undefined) {
       const rows = await queryIn<Row>(em, change, values);
       await this.record(entry);
       return rows;
     }
-    let withEvent = this.withEvent.get(change.name);
+    const name = commit === 'flushed' ? `${change.name}+event` : `${change.name}+event unflushed`;
+    let withEvent = this.withEvent.get(name);
     if (!withEvent) {
-      const text = `with change as (${change.text}), event as (${insertEvent(values.length + 1)}) select * from change`;
-      withEvent = { name: `${change.name}+event`, text };
-      this.withEvent.set(change.name, withEvent);
+      // set_config(…, true) is SET LOCAL: it holds until the statement's own (implicit) transaction commits.
+      const from = commit === 'flushed' ? 'change' : `change, (select set_config('synchronous_commit', 'off', true)) as unflushed`;
+      withEvent = { name, text: `with change as (${change.text}), event as (${insertEvent(values.length + 1)}) select change.* from ${from}` };
+      this.withEvent.set(name, withEvent);
     }
     try {
       return await queryIn<Row>(em, withEvent, [...values, ...this.valuesOf(entry)]);

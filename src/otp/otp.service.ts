@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { afterStatementsSent } from '../db/prepared';
 import { inTransaction } from '../db/transaction';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
@@ -100,9 +101,9 @@ export class OtpService {
           createdAt: now,
           expiresAt,
         },
-        event && ((change, values) => audit.recordWith(change, values, event)),
+        event && ((change, values) => audit.recordWith(change, values, event, 'unflushed')),
       ),
-      tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind }),
+      afterStatementsSent().then(() => tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind })),
     ]);
     return { pendingToken, expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
   }
@@ -178,7 +179,7 @@ export class OtpService {
       detail: `${channel} to ${maskPhone(phoneNumber)}`,
     };
     const sent = await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt }, (change, values) =>
-      audit.recordWith(change, values, event),
+      audit.recordWith(change, values, event, 'unflushed'),
     );
     const latestSend = sent ?? (await this.reload(challenge.id));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { afterStatementsSent } from '../db/prepared';
 import { inTransaction } from '../db/transaction';
 import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
@@ -62,7 +63,7 @@ export class SessionService {
     // grant is handed out only once both are done.
     const [opened, access] = await Promise.all([
       this.deps.sessions.open({ ...session, user }, { tokenHash: refresh.hash, expiresAt: refresh.expiresAt }),
-      this.issueAccess({ ...session, user }, refresh),
+      afterStatementsSent().then(() => this.issueAccess({ ...session, user }, refresh)),
     ]);
     return this.grantOf(opened, refresh, access);
   }
@@ -83,7 +84,7 @@ export class SessionService {
     const { session, refresh } = this.newSession(amr, client);
     const [opened, access] = await Promise.all([
       this.deps.sessions.openOnCode(challengeId, session, { tokenHash: refresh.hash }, this.deps.audit.valuesOf(event(session.id))),
-      this.issueAccess({ ...session, user: { id: userId } }, refresh),
+      afterStatementsSent().then(() => this.issueAccess({ ...session, user: { id: userId } }, refresh)),
     ]);
     return opened && this.grantOf(opened.session, refresh, access);
   }
