@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
 import { ipBucket } from '../rate-limits/ip-bucket';
+import { signedInFrom } from './signed-in-from';
 import type { Clock } from '../time/clock';
 import { isUuid } from '../validation/text';
 import { AuthEvent, type AuthEventType } from './auth-event.entity';
@@ -41,11 +42,9 @@ const INSERT_EVENT: Statement = { name: 'auth_event_insert', text: insertEvent(1
 export const eventAfter = (source: string, first: number) =>
   `event as (insert into auth_event (${EVENT_COLUMNS.join(', ')}) select ${EVENT_COLUMNS.map((_, i) => `$${first + i}`).join(', ')} from ${source})`;
 
-/** Events that prove a sign-in (or a step-up, or a refresh) from a network. */
 const SIGNED_IN_FROM: Statement = {
   name: 'auth_event_signed_in_from',
-  text: `select exists (select 1 from auth_event e join app_user u on u.id = e.user_id
-      where u.email_canonical = $1 and e.ip_network = $2 and e.type in ('OTP_VERIFIED', 'RECOVERY_CODE_USED', 'STEP_UP_VERIFIED', 'SESSION_REFRESHED')) as known`,
+  text: `select ${signedInFrom('u.id', '$2')} as known from app_user u where u.email_canonical = $1`,
 };
 
 /**
@@ -157,10 +156,14 @@ export class AuditTrail {
       const [row] = await queryIn<{ known: boolean }>(em, SIGNED_IN_FROM, [emailCanonical, ipBucket(ip)]);
       return Boolean(row?.known);
     } catch (err) {
-      // The trail unavailable: the network counts as unknown (the stricter budget), and sign-in goes on.
-      this.deps.logger.error({ err }, 'audit trail unavailable: every network is treated as new for the login ceiling');
+      this.unreadable(err);
       return false;
     }
+  }
+
+  /** The trail could not be read: the network counts as new (the stricter budget), and sign-in goes on. */
+  unreadable(err: unknown): void {
+    this.deps.logger.error({ err }, 'audit trail unavailable: every network is treated as new for the login ceiling');
   }
 
   /** Newest first (insertion order); `after` is a cursor this service gave out for this user. */

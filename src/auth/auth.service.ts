@@ -9,7 +9,8 @@ import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
 import { emailKey, normalizeEmail, requireEmail } from '../validation/email';
 import type { PasswordAttempts } from './password-attempts';
-import type { UserRepository } from '../users/user.repository';
+import type { LoginAccount, UserRepository } from '../users/user.repository';
+import { ipBucket } from '../rate-limits/ip-bucket';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import type { ClientInfo } from '../http/client-info';
@@ -59,16 +60,23 @@ export class AuthService {
    * same bcrypt work, so neither the answer nor its timing tells whether an account exists.
    */
   async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
-    const { users, hasher, phones, otp, audit, passwordAttempts } = this.deps;
-    // The same queries whether or not the account exists; the lookup goes out with the budgets'
-    // own queries and tells nothing until they admit the attempt.
+    const { hasher, phones, otp, audit, passwordAttempts } = this.deps;
+    // The same query whether or not the account exists; the lookup (which also asks whether the
+    // account has signed in from this network) goes out with the budget's own query and tells
+    // nothing until the budgets admit the attempt.
     const email = normalizeEmail(rawEmail);
-    const found = email === undefined ? Promise.resolve(null) : users.findByEmail(email);
-    found.catch(() => {}); // awaited in the check, unless the budgets refuse first
-    const { user, matches } = await passwordAttempts.check(emailKey(rawEmail), client.ip, async () => {
-      const user = await found;
-      return { user, matches: await hasher.matches(rawPassword, user?.passwordHash) };
-    });
+    const found = email === undefined ? Promise.resolve(NO_ACCOUNT) : this.findAccount(email, client.ip);
+    found.catch(() => {}); // awaited in the check
+    const knownNetwork = found.then((account) => account.knownNetwork);
+    const { user, matches } = await passwordAttempts.check(
+      emailKey(rawEmail),
+      client.ip,
+      async () => {
+        const { user } = await found;
+        return { user, matches: await hasher.matches(rawPassword, user?.passwordHash) };
+      },
+      knownNetwork,
+    );
     if (!user || !matches) {
       // Known emails only (an unknown one has no user to record it for), and not awaited: the
       // answer must take as long for an unknown email as for a known one. `record` never throws.
@@ -79,4 +87,17 @@ export class AuthService {
     const event = { type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client };
     return otp.open(user, phones.channelsFor(user.phoneNumber), { kind: ChallengePurpose.SignIn }, event);
   }
+
+  /** The account and whether its network is known, in one query; without the audit trail, the account alone (the network then counts as new). */
+  private async findAccount(email: string, ip: string): Promise<LoginAccount> {
+    const { users, audit } = this.deps;
+    try {
+      return await users.findForLogin(email, ipBucket(ip));
+    } catch (err) {
+      audit.unreadable(err);
+      return { user: await users.findByEmail(email), knownNetwork: false };
+    }
+  }
 }
+
+const NO_ACCOUNT: LoginAccount = { user: null, knownNetwork: false };

@@ -25,12 +25,15 @@ export class PasswordAttempts {
    * any bcrypt work: a refusal there costs no hashing. The ceiling (unknown networks only) is taken
    * while `compare` runs: it decides the answer, not whether bcrypt runs, and an attempt it refuses
    * answers RATE_LIMITED whatever the password, so the comparison's result tells nothing.
+   * `knownNetwork`: the question already asked (login asks it with its account lookup).
    */
-  async check<T>(emailCanonical: string, ip: string, compare: () => Promise<T>): Promise<T> {
-    const [taken, known] = await Promise.all([
-      this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip)),
-      this.deps.audit.hasSignedInFrom(emailCanonical, ip),
-    ]);
+  async check<T>(
+    emailCanonical: string,
+    ip: string,
+    compare: () => Promise<T>,
+    knownNetwork: Promise<boolean> = this.deps.audit.hasSignedInFrom(emailCanonical, ip),
+  ): Promise<T> {
+    const [taken, known] = await Promise.all([this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip)), knownNetwork]);
     refuseUnless(taken);
     if (known) return compare();
     const [ceiling, result] = await Promise.all([this.deps.ceilingPerEmail.take(emailCanonical), Promise.resolve().then(compare)]);

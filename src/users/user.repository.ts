@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EntityRepository } from '@mikro-orm/postgresql';
+import { signedInFrom } from '../audit/signed-in-from';
 import { queryIn, SQLSTATE, type Statement, sqlStateOf } from '../db/prepared';
 import { AppError } from '../errors/app-error';
 import { canonicalEmail } from '../validation/email';
@@ -27,6 +28,18 @@ export function userRecordOf(row: UserRow): UserRecord {
 
 const BY_EMAIL: Statement = { name: 'user_by_email', text: `select ${USER_RECORD_COLUMNS} from app_user u where u.email_canonical = $1` };
 
+/** `BY_EMAIL`, and whether the account has signed in from network `$2` before (the audit trail's rule). */
+const FOR_LOGIN: Statement = {
+  name: 'user_for_login',
+  text: `select ${USER_RECORD_COLUMNS}, ${signedInFrom('u.id', '$2')} as "knownNetwork" from app_user u where u.email_canonical = $1`,
+};
+
+/** A login's account, if any, and whether it has signed in from the client's network before. */
+export interface LoginAccount {
+  user: UserRecord | null;
+  knownNetwork: boolean;
+}
+
 const INSERT: Statement = {
   name: 'user_insert',
   text: `insert into app_user as u (id, email, email_canonical, phone_number, password_hash, created_at, updated_at)
@@ -46,6 +59,14 @@ export class UserRepository extends EntityRepository<User> {
   async findByEmail(email: string): Promise<UserRecord | null> {
     const [row] = await queryIn<UserRow>(this.em, BY_EMAIL, [canonicalEmail(email)]);
     return row ? userRecordOf(row) : null;
+  }
+
+  /** `findByEmail` and the audit trail's `hasSignedInFrom` in one query (login: the same query whether or not the account exists). */
+  async findForLogin(email: string, network: string): Promise<LoginAccount> {
+    const [row] = await queryIn<UserRow & { knownNetwork: boolean }>(this.em, FOR_LOGIN, [canonicalEmail(email), network]);
+    if (!row) return { user: null, knownNetwork: false };
+    const { knownNetwork, ...user } = row;
+    return { user: userRecordOf(user), knownNetwork };
   }
 
   /** Inserts a user (one named statement); a concurrent register with the same email loses at the unique index. */

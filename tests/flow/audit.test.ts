@@ -557,6 +557,12 @@ describe('the audit trail when its table is unavailable', () => {
       'REGISTERED',
       'SESSION_REFRESHED',
     ]);
+    // The login could not ask whether its network is known: it went on as from a new network, and said so.
+    const unreadable = t.logs
+      .slice(logsBefore)
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.msg === 'audit trail unavailable: every network is treated as new for the login ceiling');
+    expect(unreadable.map((entry) => entry.level)).toEqual([50]);
     expectNoSecrets(
       JSON.stringify(failures),
       [user.password, signedIn.refreshToken, refreshed.refreshToken, signedIn.accessToken],
