@@ -48,7 +48,9 @@ describe('tables after the migrations', () => {
     expect(idle).toBeGreaterThan(0);
     const connections = await Promise.all(Array.from({ length: idle }, () => client.acquireConnection()));
     try {
-      const settings = await Promise.all(connections.map(async (connection) => (await connection.query('show synchronous_commit')).rows[0]?.synchronous_commit));
+      const settings = await Promise.all(
+        connections.map(async (connection) => (await connection.query('show synchronous_commit')).rows[0]?.synchronous_commit),
+      );
       expect(settings).toEqual(Array(idle).fill('on'));
     } finally {
       await Promise.all(connections.map((connection) => client.releaseConnection(connection)));
