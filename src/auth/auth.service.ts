@@ -9,7 +9,7 @@ import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
 import { emailKey, normalizeEmail, requireEmail } from '../validation/email';
 import type { PasswordAttempts } from './password-attempts';
-import type { LoginAccount, UserRepository } from '../users/user.repository';
+import { type LoginAccount, NO_LOGIN_ACCOUNT, type UserRepository } from '../users/user.repository';
 import { ipBucket } from '../rate-limits/ip-bucket';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
@@ -65,7 +65,7 @@ export class AuthService {
     // account has signed in from this network) goes out with the budget's own query and tells
     // nothing until the budgets admit the attempt.
     const email = normalizeEmail(rawEmail);
-    const found = email === undefined ? Promise.resolve(NO_ACCOUNT) : this.findAccount(email, client.ip);
+    const found = email === undefined ? Promise.resolve(NO_LOGIN_ACCOUNT) : this.findAccount(email, client.ip);
     found.catch(() => {}); // awaited in the check
     const knownNetwork = found.then((account) => account.knownNetwork);
     const { user, matches } = await passwordAttempts.check(
@@ -99,5 +99,3 @@ export class AuthService {
     }
   }
 }
-
-const NO_ACCOUNT: LoginAccount = { user: null, knownNetwork: false };

@@ -40,6 +40,9 @@ export interface LoginAccount {
   knownNetwork: boolean;
 }
 
+/** No account: what login checks the password against when the email is unknown or malformed. */
+export const NO_LOGIN_ACCOUNT: Readonly<LoginAccount> = Object.freeze({ user: null, knownNetwork: false });
+
 const INSERT: Statement = {
   name: 'user_insert',
   text: `insert into app_user as u (id, email, email_canonical, phone_number, password_hash, created_at, updated_at)
@@ -64,7 +67,7 @@ export class UserRepository extends EntityRepository<User> {
   /** `findByEmail` and the audit trail's `hasSignedInFrom` in one query (login: the same query whether or not the account exists). */
   async findForLogin(email: string, network: string): Promise<LoginAccount> {
     const [row] = await queryIn<UserRow & { knownNetwork: boolean }>(this.em, FOR_LOGIN, [canonicalEmail(email), network]);
-    if (!row) return { user: null, knownNetwork: false };
+    if (!row) return NO_LOGIN_ACCOUNT;
     const { knownNetwork, ...user } = row;
     return { user: userRecordOf(user), knownNetwork };
   }
