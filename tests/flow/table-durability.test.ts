@@ -7,7 +7,7 @@ interface PgConnection {
   query(text: string): Promise<{ rows: Array<Record<string, string>> }>;
 }
 interface KnexClient {
-  pool: { numFree(): number; numUsed(): number };
+  pool: { numFree(): number };
   acquireConnection(): Promise<PgConnection>;
   releaseConnection(connection: PgConnection): Promise<void>;
 }
