@@ -11,6 +11,7 @@ import { emailKey, normalizeEmail, requireEmail } from '../validation/email';
 import type { PasswordAttempts } from './password-attempts';
 import { type LoginAccount, NO_LOGIN_ACCOUNT, type UserRepository } from '../users/user.repository';
 import { ipBucket } from '../rate-limits/ip-bucket';
+import type { PointInStatement, Taken } from '../rate-limits/budget';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import type { ClientInfo } from '../http/client-info';
@@ -61,21 +62,21 @@ export class AuthService {
    */
   async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
     const { hasher, phones, otp, audit, passwordAttempts } = this.deps;
-    // The same query whether or not the account exists; the lookup (which also asks whether the
-    // account has signed in from this network) goes out with the budget's own query and tells
+    // The same statement whether or not the account exists: it counts the attempt per email and
+    // network, finds the account and asks whether it has signed in from this network, and tells
     // nothing until the budgets admit the attempt.
     const email = normalizeEmail(rawEmail);
-    const found = email === undefined ? Promise.resolve(NO_LOGIN_ACCOUNT) : this.findAccount(email, client.ip);
+    const emailCanonical = emailKey(rawEmail);
+    const found = this.findAccount(email, client.ip, passwordAttempts.pointInStatement(emailCanonical, client.ip));
     found.catch(() => {}); // awaited in the check
-    const knownNetwork = found.then((account) => account.knownNetwork);
     const { user, matches } = await passwordAttempts.check(
-      emailKey(rawEmail),
+      emailCanonical,
       client.ip,
       async () => {
-        const { user } = await found;
+        const { user } = (await found).account;
         return { user, matches: await hasher.matches(rawPassword, user?.passwordHash) };
       },
-      knownNetwork,
+      { taken: found.then(({ taken }) => taken), knownNetwork: found.then(({ account }) => account.knownNetwork) },
     );
     if (!user || !matches) {
       // Known emails only (an unknown one has no user to record it for), and not awaited: the
@@ -88,14 +89,31 @@ export class AuthService {
     return otp.open(user, phones.channelsFor(user.phoneNumber), { kind: ChallengePurpose.SignIn }, event);
   }
 
-  /** The account and whether its network is known, in one query; without the audit trail, the account alone (the network then counts as new). */
-  private async findAccount(email: string, ip: string): Promise<LoginAccount> {
-    const { users, audit } = this.deps;
+  /**
+   * The account, whether its network is known and (counters in PostgreSQL) the attempt's point, in
+   * one statement. Should it fail, the account and the network alone, the point then taken by the
+   * budget itself (`taken` undefined), so that a missing counters' table or audit trail is found and
+   * logged by whoever reads it; without the audit trail, the account alone and the network counts as new.
+   */
+  private async findAccount(
+    email: string | undefined,
+    ip: string,
+    point: PointInStatement | undefined,
+  ): Promise<{ account: LoginAccount; taken?: Taken }> {
+    const { users, audit, logger } = this.deps;
+    if (email === undefined) return { account: NO_LOGIN_ACCOUNT };
+    if (point) {
+      const counted = await users.findForLogin(email, ipBucket(ip), point.values).catch((err: unknown) => {
+        logger.warn({ err }, 'login lookup with its attempt count failed: looking up and counting apart');
+        return undefined;
+      });
+      if (counted) return { account: counted.account, taken: point.taken(counted.counted!) };
+    }
     try {
-      return await users.findForLogin(email, ipBucket(ip));
+      return { account: (await users.findForLogin(email, ipBucket(ip))).account };
     } catch (err) {
       audit.unreadable(err);
-      return { user: await users.findByEmail(email), knownNetwork: false };
+      return { account: { user: await users.findByEmail(email), knownNetwork: false } };
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/audit-trail';
 import { AppError } from '../errors/app-error';
-import { type Budget, emailAtNetwork, type Taken } from '../rate-limits/budget';
+import { type Budget, emailAtNetwork, type PointInStatement, type Taken } from '../rate-limits/budget';
 
 /**
  * How many password checks an account gets, whoever asks. Per email and client network
@@ -25,20 +25,30 @@ export class PasswordAttempts {
    * any bcrypt work: a refusal there costs no hashing. The ceiling (unknown networks only) is taken
    * while `compare` runs: it decides the answer, not whether bcrypt runs, and an attempt it refuses
    * answers RATE_LIMITED whatever the password, so the comparison's result tells nothing.
-   * `knownNetwork`: the question already asked (login asks it with its account lookup).
+   * `asked`: what the caller's own statement already answered (login's account lookup asks both):
+   * the point per email and network (`pointInStatement`; undefined: taken here) and whether the
+   * network is known.
    */
   async check<T>(
     emailCanonical: string,
     ip: string,
     compare: () => Promise<T>,
-    knownNetwork: Promise<boolean> = this.deps.audit.hasSignedInFrom(emailCanonical, ip),
+    asked: { taken?: Promise<Taken | undefined>; knownNetwork?: Promise<boolean> } = {},
   ): Promise<T> {
-    const [taken, known] = await Promise.all([this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip)), knownNetwork]);
+    const [taken, known] = await Promise.all([
+      (asked.taken ?? Promise.resolve(undefined)).then((counted) => counted ?? this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip))),
+      asked.knownNetwork ?? this.deps.audit.hasSignedInFrom(emailCanonical, ip),
+    ]);
     refuseUnless(taken);
     if (known) return compare();
     const [ceiling, result] = await Promise.all([this.deps.ceilingPerEmail.take(emailCanonical), Promise.resolve().then(compare)]);
     refuseUnless(ceiling);
     return result;
+  }
+
+  /** The point per email and network as SQL for the caller's statement, when counted in PostgreSQL; its answer goes to `check`. */
+  pointInStatement(emailCanonical: string, ip: string): PointInStatement | undefined {
+    return this.deps.perEmailAndNetwork.inStatement(emailAtNetwork(emailCanonical, ip));
   }
 
   /** What a deleted account leaves: its ceiling (per-network counters expire on their own). */

@@ -11,13 +11,24 @@ export function limitKey(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 32);
 }
 
-/** `until`: when the window the point was taken from ends (epoch ms); a give-back after it is void. */
 /** The identity of login's per-email limit: an email (canonical form) from one client network. */
 export function emailAtNetwork(emailCanonical: string, ip: string): string {
   return `${emailCanonical}\u0000${ipBucket(ip)}`;
 }
 
+/** `until`: when the window the point was taken from ends (epoch ms); a give-back after it is void. */
 export type Taken = { ok: true; until: number } | { ok: false; retryAfterSeconds: number };
+
+/**
+ * A budget's point taken by a statement of the caller's (`takePoint` in src/rate-limits/shared-counts.ts,
+ * with these values as its key, expire and now), for one round trip less than `take` and the
+ * statement. The same row, the same answer as `take`.
+ */
+export interface PointInStatement {
+  values: [rowKey: string, expire: number, now: number];
+  /** What the row `takePoint` returned means. */
+  taken(row: { points: number; expire: string | number }): Taken;
+}
 
 /** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */
 export class Budget {
@@ -29,13 +40,29 @@ export class Budget {
 
   async take(identity: string): Promise<Taken> {
     try {
-      const taken = await this.limiter.consume(limitKey(identity));
-      return { ok: true, until: Date.now() + taken.msBeforeNext };
+      return this.answer(true, (await this.limiter.consume(limitKey(identity))).msBeforeNext);
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
-      this.refused();
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(error.msBeforeNext / 1000)) };
+      return this.answer(false, error.msBeforeNext);
     }
+  }
+
+  /** `take` as SQL for the caller's statement, when the counts are in PostgreSQL (else undefined: `take`). */
+  inStatement(identity: string): PointInStatement | undefined {
+    const table = this.limiter.inPostgres;
+    if (!table) return undefined;
+    const now = Date.now();
+    return {
+      values: [table.rowKey(limitKey(identity)), now + table.durationMs, now],
+      // rate-limiter-flexible's rule: refused once the window holds more points than the limit.
+      taken: ({ points, expire }) => this.answer(points <= table.points, Math.max(Number(expire) - Date.now(), 0)),
+    };
+  }
+
+  private answer(ok: boolean, msBeforeNext: number): Taken {
+    if (ok) return { ok, until: Date.now() + msBeforeNext };
+    this.refused();
+    return { ok, retryAfterSeconds: Math.max(1, Math.ceil(msBeforeNext / 1000)) };
   }
 
   /** Drops the counter altogether (the identity is gone: a deleted user). */

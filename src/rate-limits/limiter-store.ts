@@ -21,6 +21,8 @@ export interface Limiter {
   delete(key: string): Promise<boolean>;
   /** The counter as it stands, or null when nothing was counted in the current window. */
   get(key: string): Promise<RateLimiterRes | null>;
+  /** Counted on every take in PostgreSQL's `rate_limit` table: its row key for a key, and the window. */
+  readonly inPostgres?: { rowKey(key: string): string; points: number; durationMs: number };
 }
 
 export interface LimiterStoreDependencies {
@@ -95,6 +97,10 @@ export class LimiterStore {
         ? new RateLimiterRedis({ ...options, storeClient: this.deps.redis, rejectIfRedisNotReady: true })
         : new RateLimiterPostgres({ ...options, storeClient: this.deps.knex, storeType: 'knex', tableName: RATE_LIMIT_TABLE, tableCreated: true });
     return {
+      inPostgres:
+        shared instanceof RateLimiterPostgres
+          ? { rowKey: (key) => shared.getKey(key), points: options.points, durationMs: options.duration * 1000 }
+          : undefined,
       consume: (key, points) =>
         this.withFallback(
           () => shared.consume(key, points),

@@ -19,6 +19,18 @@ const ADD = {
     returning key, points, expire`,
 };
 
+/**
+ * rate-limiter-flexible's consume of one point (RateLimiterPostgres's upsert: same row, same rule) as
+ * SQL for a statement of the caller's (a CTE): key `key`, the end of a window starting now `expire`,
+ * and `now` (epoch ms; SQL expressions, placeholders say). Returns the row's `points` and `expire`.
+ */
+export const takePoint = (key: string, expire: string, now: string) =>
+  `insert into ${RATE_LIMIT_TABLE} (key, points, expire) values (${key}, 1, ${expire})
+    on conflict (key) do update set
+      points = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then 1 else ${RATE_LIMIT_TABLE}.points + 1 end,
+      expire = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then ${expire} else ${RATE_LIMIT_TABLE}.expire end
+    returning points, expire`;
+
 const READ = {
   name: 'synced-counts-read',
   text: `select key, points, expire from ${RATE_LIMIT_TABLE} where key = any($1::varchar[]) and expire > $2`,

@@ -3,7 +3,9 @@ import { EntityRepository } from '@mikro-orm/postgresql';
 import { signedInFrom } from '../audit/signed-in-from';
 import { queryIn, SQLSTATE, type Statement, sqlStateOf } from '../db/prepared';
 import { AppError } from '../errors/app-error';
+import { takePoint } from '../rate-limits/shared-counts';
 import { canonicalEmail } from '../validation/email';
+import type { PointInStatement } from '../rate-limits/budget';
 import { User, type UserRecord } from './user.entity';
 
 /** A `UserRecord`'s columns under table alias `u`, for plain reads that skip the ORM (see `userRecordOf`). */
@@ -32,6 +34,17 @@ const BY_EMAIL: Statement = { name: 'user_by_email', text: `select ${USER_RECORD
 const FOR_LOGIN: Statement = {
   name: 'user_for_login',
   text: `select ${USER_RECORD_COLUMNS}, ${signedInFrom('u.id', '$2')} as "knownNetwork" from app_user u where u.email_canonical = $1`,
+};
+
+/**
+ * `FOR_LOGIN` with the attempt counted in the same statement: a point per email and network taken in
+ * the rate-limit table (`takePoint`, key `$3`, expire `$4`, now `$5`), whether or not the account exists.
+ */
+const FOR_LOGIN_COUNTED: Statement = {
+  name: 'user_for_login_counted',
+  text: `with counted as (${takePoint('$3', '$4', '$5')})
+    select counted.points as "countedPoints", counted.expire as "countedExpire", found.*
+    from counted left join (${FOR_LOGIN.text}) found on true`,
 };
 
 /** A login's account, if any, and whether it has signed in from the client's network before. */
@@ -64,12 +77,24 @@ export class UserRepository extends EntityRepository<User> {
     return row ? userRecordOf(row) : null;
   }
 
-  /** `findByEmail` and the audit trail's `hasSignedInFrom` in one query (login: the same query whether or not the account exists). */
-  async findForLogin(email: string, network: string): Promise<LoginAccount> {
-    const [row] = await queryIn<UserRow & { knownNetwork: boolean }>(this.em, FOR_LOGIN, [canonicalEmail(email), network]);
-    if (!row) return NO_LOGIN_ACCOUNT;
-    const { knownNetwork, ...user } = row;
-    return { user: userRecordOf(user), knownNetwork };
+  /**
+   * `findByEmail` and the audit trail's `hasSignedInFrom` in one statement, which also takes the
+   * login's point per email and network when `point` gives its values (`Budget.inStatement`): the
+   * same statement whether or not the account exists. `counted`: the counter's row, then.
+   */
+  async findForLogin(
+    email: string,
+    network: string,
+    point?: PointInStatement['values'],
+  ): Promise<{ account: LoginAccount; counted?: { points: number; expire: string } }> {
+    type Row = Partial<UserRow> & { knownNetwork?: boolean; countedPoints?: number; countedExpire?: string };
+    const [row] = point
+      ? await queryIn<Row>(this.em, FOR_LOGIN_COUNTED, [canonicalEmail(email), network, ...point])
+      : await queryIn<Row>(this.em, FOR_LOGIN, [canonicalEmail(email), network]);
+    const { knownNetwork, countedPoints, countedExpire, ...user } = row ?? {};
+    const counted = point && row ? { points: countedPoints!, expire: countedExpire! } : undefined;
+    // No account: no row (FOR_LOGIN), or the counter's row alone (FOR_LOGIN_COUNTED).
+    return { account: user.id ? { user: userRecordOf(user as UserRow), knownNetwork: knownNetwork === true } : NO_LOGIN_ACCOUNT, counted };
   }
 
   /** Inserts a user (one named statement); a concurrent register with the same email loses at the unique index. */

@@ -1,4 +1,7 @@
+import { Client } from 'pg';
 import { describe, expect, it } from 'vitest';
+import { emailAtNetwork, limitKey } from '../../src/rate-limits/budget';
+import { emailKey } from '../../src/validation/email';
 import { codeOf } from '../support/graphql-client';
 import {
   CHANGE_PASSWORD,
@@ -35,6 +38,63 @@ describe('GraphQL rate limits', () => {
     // Regression: the per-email limit let anyone who knew the email hold the login off everywhere.
     // Another network has its own bucket.
     expect(codeOf(await login(email, '203.0.113.2'))).toBe('INVALID_CREDENTIALS');
+  });
+
+  // Login takes the point inside its account lookup (one statement), changePassword through the
+  // limiter: both must count on the same row, under the same rule, or one would reset the other.
+  it('spends one budget per email and network across login and changePassword, in one counter row', async () => {
+    const { user, accessToken } = await t.signUp();
+    const ip = '203.0.113.61';
+    const changePassword = () =>
+      t.gql(
+        CHANGE_PASSWORD,
+        { input: { currentPassword: 'wrong password', newPassword: 'another long passphrase 42' } },
+        { authorization: `Bearer ${accessToken}`, 'x-forwarded-for': ip },
+      );
+    const row = async () => {
+      const db = new Client({ connectionString: t.databaseUrl });
+      await db.connect();
+      try {
+        const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(user.email), ip))}`;
+        return (await db.query('select points, expire from rate_limit where key = $1', [key])).rows;
+      } finally {
+        await db.end();
+      }
+    };
+    const before = Date.now();
+    expect(codeOf(await login(user.email, ip))).toBe('INVALID_CREDENTIALS');
+    const [first] = await row();
+    expect(first.points).toBe(1);
+    expect(Number(first.expire)).toBeGreaterThanOrEqual(before + 900_000);
+    expect(Number(first.expire)).toBeLessThanOrEqual(Date.now() + 900_000);
+    expect(codeOf(await changePassword())).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await login(user.email, ip))).toBe('INVALID_CREDENTIALS');
+    expect(await row()).toEqual([{ points: 3, expire: first.expire }]);
+    expect(codeOf(await changePassword())).toBe('RATE_LIMITED');
+    expect(codeOf(await login(user.email, ip))).toBe('RATE_LIMITED');
+    expect(codeOf(await login(user.email, '203.0.113.62'))).toBe('INVALID_CREDENTIALS');
+    // Counted by login's own statement, not by the fallback that counts apart (the same row either way).
+    expect(t.logs.filter((line) => line.includes('attempt count failed'))).toEqual([]);
+  });
+
+  it('starts a new window on the same row once the old one has ended', async () => {
+    const email = `window.${Date.now()}@example.com`;
+    const ip = '203.0.113.63';
+    for (let i = 0; i < 3; i++) expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await login(email, ip))).toBe('RATE_LIMITED');
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(email), ip))}`;
+      await db.query('update rate_limit set expire = $2 where key = $1', [key, Date.now() - 1]);
+      const before = Date.now();
+      expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
+      const [row] = (await db.query('select points, expire from rate_limit where key = $1', [key])).rows;
+      expect(row.points).toBe(1);
+      expect(Number(row.expire)).toBeGreaterThanOrEqual(before + 900_000);
+    } finally {
+      await db.end();
+    }
   });
 
   it('treats unknown and known emails alike (no enumeration through the limiter)', async () => {
