@@ -40,7 +40,11 @@ export class Child {
   static async start(name: string, entry: string, env: Record<string, string>, logDir: string): Promise<Child> {
     const logFile = path.join(logDir, `${name}.log`);
     const out = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--expose-gc', '-r', '@swc-node/register', entry], {
+    // BENCH_PROFILE_DIR=dir: each child writes a V8 CPU profile there (<name>-….cpuprofile) when it stops.
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+      : [];
+    const child = spawn(process.execPath, [...profile, '--expose-gc', '-r', '@swc-node/register', entry], {
       cwd: path.join(__dirname, '..', '..'),
       env: { ...process.env, ...env },
       stdio: ['ignore', out, out, 'ipc'],
