@@ -9,9 +9,9 @@ import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
 import { emailKey, normalizeEmail, requireEmail } from '../validation/email';
 import type { PasswordAttempts } from './password-attempts';
-import { type LoginAccount, NO_LOGIN_ACCOUNT, type UserRepository } from '../users/user.repository';
+import { type LoginAccount, type LoginPoints, NO_LOGIN_ACCOUNT, type UserRepository } from '../users/user.repository';
 import { ipBucket } from '../rate-limits/ip-bucket';
-import type { PointInStatement, Taken } from '../rate-limits/budget';
+import type { Taken } from '../rate-limits/budget';
 import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import type { ClientInfo } from '../http/client-info';
@@ -67,7 +67,7 @@ export class AuthService {
     // nothing until the budgets admit the attempt.
     const email = normalizeEmail(rawEmail);
     const emailCanonical = emailKey(rawEmail);
-    const found = this.findAccount(email, client.ip, passwordAttempts.pointInStatement(emailCanonical, client.ip));
+    const found = this.findAccount(email, client.ip, passwordAttempts.pointsInStatement(emailCanonical, client.ip));
     found.catch(() => {}); // awaited in the check
     const { user, matches } = await passwordAttempts.check(
       emailCanonical,
@@ -76,7 +76,11 @@ export class AuthService {
         const { user } = (await found).account;
         return { user, matches: await hasher.matches(rawPassword, user?.passwordHash) };
       },
-      { taken: found.then(({ taken }) => taken), knownNetwork: found.then(({ account }) => account.knownNetwork) },
+      {
+        taken: found.then(({ taken }) => taken),
+        ceiling: found.then(({ ceiling }) => ceiling),
+        knownNetwork: found.then(({ account }) => account.knownNetwork),
+      },
     );
     if (!user || !matches) {
       // Known emails only (an unknown one has no user to record it for), and not awaited: the
@@ -90,24 +94,28 @@ export class AuthService {
   }
 
   /**
-   * The account, whether its network is known and (counters in PostgreSQL) the attempt's point, in
-   * one statement. Should it fail, the account and the network alone, the point then taken by the
-   * budget itself (`taken` undefined), so that a missing counters' table or audit trail is found and
-   * logged by whoever reads it; without the audit trail, the account alone and the network counts as new.
+   * The account, whether its network is known and (counters in PostgreSQL) the attempt's points, in
+   * one statement. Should it fail, the account and the network alone, the points then taken by the
+   * budgets themselves (`taken` and `ceiling` undefined), so that a missing counters' table or audit
+   * trail is found and logged by whoever reads it; without the audit trail, the account alone and
+   * the network counts as new.
    */
   private async findAccount(
     email: string | undefined,
     ip: string,
-    point: PointInStatement | undefined,
-  ): Promise<{ account: LoginAccount; taken?: Taken }> {
+    points: LoginPoints | undefined,
+  ): Promise<{ account: LoginAccount; taken?: Taken; ceiling?: Taken }> {
     const { users, audit, logger } = this.deps;
     if (email === undefined) return { account: NO_LOGIN_ACCOUNT };
-    if (point) {
-      const counted = await users.findForLogin(email, ipBucket(ip), point.values).catch((err: unknown) => {
+    if (points) {
+      const found = await users.findForLogin(email, ipBucket(ip), points).catch((err: unknown) => {
         logger.warn({ err }, 'login lookup with its attempt count failed: looking up and counting apart');
         return undefined;
       });
-      if (counted) return { account: counted.account, taken: point.taken(counted.counted!) };
+      if (found?.counted) {
+        const { perNetwork, ceiling } = found.counted;
+        return { account: found.account, taken: points.perNetwork.taken(perNetwork), ceiling: ceiling && points.ceiling.taken(ceiling) };
+      }
     }
     try {
       return { account: (await users.findForLogin(email, ipBucket(ip))).account };

@@ -25,15 +25,15 @@ export class PasswordAttempts {
    * any bcrypt work: a refusal there costs no hashing. The ceiling (unknown networks only) is taken
    * while `compare` runs: it decides the answer, not whether bcrypt runs, and an attempt it refuses
    * answers RATE_LIMITED whatever the password, so the comparison's result tells nothing.
-   * `asked`: what the caller's own statement already answered (login's account lookup asks both):
-   * the point per email and network (`pointInStatement`; undefined: taken here) and whether the
-   * network is known.
+   * `asked`: what the caller's own statement already answered (login's account lookup asks it all,
+   * by `pointsInStatement`'s rule): the point per email and network, the ceiling's point (each
+   * undefined: taken here), and whether the network is known.
    */
   async check<T>(
     emailCanonical: string,
     ip: string,
     compare: () => Promise<T>,
-    asked: { taken?: Promise<Taken | undefined>; knownNetwork?: Promise<boolean> } = {},
+    asked: { taken?: Promise<Taken | undefined>; ceiling?: Promise<Taken | undefined>; knownNetwork?: Promise<boolean> } = {},
   ): Promise<T> {
     const [taken, known] = await Promise.all([
       (asked.taken ?? Promise.resolve(undefined)).then((counted) => counted ?? this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip))),
@@ -41,14 +41,23 @@ export class PasswordAttempts {
     ]);
     refuseUnless(taken);
     if (known) return compare();
-    const [ceiling, result] = await Promise.all([this.deps.ceilingPerEmail.take(emailCanonical), Promise.resolve().then(compare)]);
+    const [ceiling, result] = await Promise.all([
+      (asked.ceiling ?? Promise.resolve(undefined)).then((counted) => counted ?? this.deps.ceilingPerEmail.take(emailCanonical)),
+      Promise.resolve().then(compare),
+    ]);
     refuseUnless(ceiling);
     return result;
   }
 
-  /** The point per email and network as SQL for the caller's statement, when counted in PostgreSQL; its answer goes to `check`. */
-  pointInStatement(emailCanonical: string, ip: string): PointInStatement | undefined {
-    return this.deps.perEmailAndNetwork.inStatement(emailAtNetwork(emailCanonical, ip));
+  /**
+   * Both points as SQL for the caller's statement, when counted in PostgreSQL; their answers go to
+   * `check`. The statement must take the ceiling's point only when the point per email and network
+   * is within its limit and the network is new, as `check` does.
+   */
+  pointsInStatement(emailCanonical: string, ip: string): { perNetwork: PointInStatement; ceiling: PointInStatement } | undefined {
+    const perNetwork = this.deps.perEmailAndNetwork.inStatement(emailAtNetwork(emailCanonical, ip));
+    const ceiling = this.deps.ceilingPerEmail.inStatement(emailCanonical);
+    return perNetwork && ceiling ? { perNetwork, ceiling } : undefined;
   }
 
   /** What a deleted account leaves: its ceiling (per-network counters expire on their own). */

@@ -26,6 +26,8 @@ export type Taken = { ok: true; until: number } | { ok: false; retryAfterSeconds
  */
 export interface PointInStatement {
   values: [rowKey: string, expire: number, now: number];
+  /** The most points the window admits (more: refused). */
+  limit: number;
   /** What the row `takePoint` returned means. */
   taken(row: { points: number; expire: string | number }): Taken;
 }
@@ -54,6 +56,7 @@ export class Budget {
     const now = Date.now();
     return {
       values: [table.rowKey(limitKey(identity)), now + table.durationMs, now],
+      limit: table.points,
       // rate-limiter-flexible's rule: refused once the window holds more points than the limit.
       taken: ({ points, expire }) => this.answer(points <= table.points, Math.max(Number(expire) - Date.now(), 0)),
     };

@@ -22,10 +22,11 @@ const ADD = {
 /**
  * rate-limiter-flexible's consume of one point (RateLimiterPostgres's upsert: same row, same rule) as
  * SQL for a statement of the caller's (a CTE): key `key`, the end of a window starting now `expire`,
- * and `now` (epoch ms; SQL expressions, placeholders say). Returns the row's `points` and `expire`.
+ * and `now` (epoch ms; SQL expressions, placeholders say), taken only `when` that SQL condition
+ * holds. Returns the row's `points` and `expire` (no row when not taken).
  */
-export const takePoint = (key: string, expire: string, now: string) =>
-  `insert into ${RATE_LIMIT_TABLE} (key, points, expire) values (${key}, 1, ${expire})
+export const takePoint = (key: string, expire: string, now: string, when = 'true') =>
+  `insert into ${RATE_LIMIT_TABLE} (key, points, expire) select ${key}::varchar, 1, ${expire}::bigint where ${when}
     on conflict (key) do update set
       points = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then 1 else ${RATE_LIMIT_TABLE}.points + 1 end,
       expire = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then ${expire} else ${RATE_LIMIT_TABLE}.expire end

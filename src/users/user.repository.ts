@@ -37,15 +37,29 @@ const FOR_LOGIN: Statement = {
 };
 
 /**
- * `FOR_LOGIN` with the attempt counted in the same statement: a point per email and network taken in
- * the rate-limit table (`takePoint`, key `$3`, expire `$4`, now `$5`), whether or not the account exists.
+ * `FOR_LOGIN` with the attempt counted in the same statement, whether or not the account exists: a
+ * point per email and network (`takePoint`: key `$3`, expire `$4`, now `$5`), and, when that point
+ * is within its limit (`$9`) and the network is new, a point of the per-email ceiling (key `$6`,
+ * expire `$7`, now `$8`), the rule PasswordAttempts.check applies when it takes them itself.
  */
 const FOR_LOGIN_COUNTED: Statement = {
   name: 'user_for_login_counted',
-  text: `with counted as (${takePoint('$3', '$4', '$5')})
-    select counted.points as "countedPoints", counted.expire as "countedExpire", found.*
-    from counted left join (${FOR_LOGIN.text}) found on true`,
+  text: `with counted as (${takePoint('$3', '$4', '$5')}),
+    found as (${FOR_LOGIN.text}),
+    ceiling as (${takePoint('$6', '$7', '$8', `(select points from counted) <= $9 and not coalesce((select "knownNetwork" from found), false)`)})
+    select counted.points as "countedPoints", counted.expire as "countedExpire",
+      ceiling.points as "ceilingPoints", ceiling.expire as "ceilingExpire", found.*
+    from counted left join found on true left join ceiling on true`,
 };
+
+/** A point taken in a login's statement: the counter's row as `takePoint` returned it. */
+export type CountedRow = { points: number; expire: string };
+
+/** The points login's statement takes (`Budget.inStatement` of each budget). */
+export interface LoginPoints {
+  perNetwork: PointInStatement;
+  ceiling: PointInStatement;
+}
 
 /** A login's account, if any, and whether it has signed in from the client's network before. */
 export interface LoginAccount {
@@ -78,22 +92,40 @@ export class UserRepository extends EntityRepository<User> {
   }
 
   /**
-   * `findByEmail` and the audit trail's `hasSignedInFrom` in one statement, which also takes the
-   * login's point per email and network when `point` gives its values (`Budget.inStatement`): the
-   * same statement whether or not the account exists. `counted`: the counter's row, then.
+   * `findByEmail` and the audit trail's `hasSignedInFrom` in one statement, which also takes login's
+   * points when `points` gives them (FOR_LOGIN_COUNTED): the same statement whether or not the
+   * account exists. `counted`: the rows of the points it took (`ceiling` absent when not taken).
    */
   async findForLogin(
     email: string,
     network: string,
-    point?: PointInStatement['values'],
-  ): Promise<{ account: LoginAccount; counted?: { points: number; expire: string } }> {
-    type Row = Partial<UserRow> & { knownNetwork?: boolean; countedPoints?: number; countedExpire?: string };
-    const [row] = point
-      ? await queryIn<Row>(this.em, FOR_LOGIN_COUNTED, [canonicalEmail(email), network, ...point])
+    points?: LoginPoints,
+  ): Promise<{ account: LoginAccount; counted?: { perNetwork: CountedRow; ceiling?: CountedRow } }> {
+    type Row = Partial<UserRow> & {
+      knownNetwork?: boolean;
+      countedPoints?: number;
+      countedExpire?: string;
+      ceilingPoints?: number | null;
+      ceilingExpire?: string | null;
+    };
+    const [row] = points
+      ? await queryIn<Row>(this.em, FOR_LOGIN_COUNTED, [
+          canonicalEmail(email),
+          network,
+          ...points.perNetwork.values,
+          ...points.ceiling.values,
+          points.perNetwork.limit,
+        ])
       : await queryIn<Row>(this.em, FOR_LOGIN, [canonicalEmail(email), network]);
-    const { knownNetwork, countedPoints, countedExpire, ...user } = row ?? {};
-    const counted = point && row ? { points: countedPoints!, expire: countedExpire! } : undefined;
-    // No account: no row (FOR_LOGIN), or the counter's row alone (FOR_LOGIN_COUNTED).
+    const { knownNetwork, countedPoints, countedExpire, ceilingPoints, ceilingExpire, ...user } = row ?? {};
+    const counted =
+      points && row
+        ? {
+            perNetwork: { points: countedPoints!, expire: countedExpire! },
+            ceiling: ceilingPoints == null ? undefined : { points: ceilingPoints, expire: ceilingExpire! },
+          }
+        : undefined;
+    // No account: no row (FOR_LOGIN), or the counters' rows alone (FOR_LOGIN_COUNTED).
     return { account: user.id ? { user: userRecordOf(user as UserRow), knownNetwork: knownNetwork === true } : NO_LOGIN_ACCOUNT, counted };
   }
 

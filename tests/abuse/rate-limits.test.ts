@@ -220,4 +220,30 @@ describe("login's per-email ceiling across networks", () => {
     for (let i = 0; i < 6; i++) ghostAnswers.push(codeOf(await login(ghost, 'wrong password', `203.0.113.${150 + i}`)));
     expect(ghostAnswers).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED']);
   });
+
+  // Login takes both points in its lookup's statement: the ceiling's only when the count per network
+  // admits the attempt and the network is new, as PasswordAttempts.check does when it takes them itself.
+  it('takes no ceiling point for an attempt its network already refuses, nor from a network the user has signed in from', async () => {
+    const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.77' });
+    const ceilingPoints = async () => {
+      const db = new Client({ connectionString: t.databaseUrl });
+      await db.connect();
+      try {
+        const key = `loginCeilingPerEmail:${limitKey(emailKey(user.email))}`;
+        return (await db.query('select points from rate_limit where key = $1', [key])).rows[0]?.points ?? 0;
+      } finally {
+        await db.end();
+      }
+    };
+    for (let i = 0; i < 2; i++) expect(codeOf(await login(user.email, 'wrong password', '192.0.2.77'))).toBe('INVALID_CREDENTIALS');
+    expect(await ceilingPoints()).toBe(0);
+    const fromOneNetwork = [];
+    for (let i = 0; i < 8; i++) fromOneNetwork.push(codeOf(await login(user.email, 'wrong password', '203.0.113.200')));
+    expect(fromOneNetwork).toEqual([...Array(3).fill('INVALID_CREDENTIALS'), ...Array(5).fill('RATE_LIMITED')]);
+    expect(await ceilingPoints()).toBe(3);
+    // Two left of five: a second new network gets exactly those.
+    const fromAnother = [];
+    for (let i = 0; i < 3; i++) fromAnother.push(codeOf(await login(user.email, 'wrong password', '203.0.113.201')));
+    expect(fromAnother).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED']);
+  });
 });

@@ -36,6 +36,7 @@ describe('Budget', () => {
       vi.useFakeTimers({ now: 1_800_000_000_000 });
       const point = budgetOver(inPostgres).inStatement('+447400000003');
       expect(point?.values).toEqual([`prefix:${limitKey('+447400000003')}`, 1_800_000_060_000, 1_800_000_000_000]);
+      expect(point?.limit).toBe(2);
     });
 
     it("reads the row as the limiter does: up to the limit taken, past it refused with the window's rest", () => {
