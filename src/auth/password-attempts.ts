@@ -23,7 +23,7 @@ export class PasswordAttempts {
    * A password check (login, changePassword, deleteAccount) within the account's budgets. The count
    * per email and network and the question whether the network is known go out together, before
    * any bcrypt work: a refusal there costs no hashing. The ceiling (unknown networks only) is taken
-   * while `compare` runs: it decides the answer, not whether bcrypt runs, and an attempt it refuses
+   * while `compare` runs (or was, by the caller's statement): it decides the answer, not whether bcrypt runs, and an attempt it refuses
    * answers RATE_LIMITED whatever the password, so the comparison's result tells nothing.
    * `asked`: what the caller's own statement already answered (login's account lookup asks it all,
    * by `pointsInStatement`'s rule): the point per email and network, the ceiling's point (each
