@@ -29,7 +29,13 @@ export interface PointInStatement {
   /** The most points the window admits (more: refused). */
   limit: number;
   /** What the row `takePoint` returned means. */
-  taken(row: { points: number; expire: string | number }): Taken;
+  taken(row: PointRow): Taken;
+}
+
+/** A counter's row as `takePoint` returns it (`expire`: epoch ms, a bigint, so text from the driver). */
+export interface PointRow {
+  points: number;
+  expire: string;
 }
 
 /** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */

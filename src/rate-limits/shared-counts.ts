@@ -6,30 +6,32 @@ import type { Increment, SharedCounts, Total } from './synced-limiter';
 export const RATE_LIMIT_TABLE = 'rate_limit';
 
 /**
- * rate-limiter-flexible's upsert (same rows, same rule: a window that has ended starts again with
- * the new points), for many keys in one statement.
+ * rate-limiter-flexible's rule for a row that exists (RateLimiterPostgres's upsert): a window that
+ * has ended at `now` starts again with the new points, else they are added; `excluded` is the row
+ * the insert proposed.
  */
+const addToWindow = (now: string) => `on conflict (key) do update set
+      points = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then excluded.points else ${RATE_LIMIT_TABLE}.points + excluded.points end,
+      expire = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then excluded.expire else ${RATE_LIMIT_TABLE}.expire end`;
+
+/** rate-limiter-flexible's upsert (same rows, same rule), for many keys in one statement. */
 const ADD = {
   name: 'synced-counts-add',
   text: `insert into ${RATE_LIMIT_TABLE} (key, points, expire)
       select * from unnest($1::varchar[], $2::integer[], $3::bigint[])
-    on conflict (key) do update set
-      points = case when ${RATE_LIMIT_TABLE}.expire <= $4 then excluded.points else ${RATE_LIMIT_TABLE}.points + excluded.points end,
-      expire = case when ${RATE_LIMIT_TABLE}.expire <= $4 then excluded.expire else ${RATE_LIMIT_TABLE}.expire end
+    ${addToWindow('$4')}
     returning key, points, expire`,
 };
 
 /**
- * rate-limiter-flexible's consume of one point (RateLimiterPostgres's upsert: same row, same rule) as
- * SQL for a statement of the caller's (a CTE): key `key`, the end of a window starting now `expire`,
- * and `now` (epoch ms; SQL expressions, placeholders say), taken only `when` that SQL condition
- * holds. Returns the row's `points` and `expire` (no row when not taken).
+ * rate-limiter-flexible's consume of one point (same row, same rule) as SQL for a statement of the
+ * caller's (a CTE): key `key`, the end of a window starting now `expire`, and `now` (epoch ms; SQL
+ * expressions, placeholders say), taken only `when` that SQL condition holds. Returns the row's
+ * `points` and `expire` (no row when not taken).
  */
 export const takePoint = (key: string, expire: string, now: string, when = 'true') =>
   `insert into ${RATE_LIMIT_TABLE} (key, points, expire) select ${key}::varchar, 1, ${expire}::bigint where ${when}
-    on conflict (key) do update set
-      points = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then 1 else ${RATE_LIMIT_TABLE}.points + 1 end,
-      expire = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then ${expire} else ${RATE_LIMIT_TABLE}.expire end
+    ${addToWindow(now)}
     returning points, expire`;
 
 const READ = {

@@ -5,7 +5,7 @@ import { queryIn, SQLSTATE, type Statement, sqlStateOf } from '../db/prepared';
 import { AppError } from '../errors/app-error';
 import { takePoint } from '../rate-limits/shared-counts';
 import { canonicalEmail } from '../validation/email';
-import type { PointInStatement } from '../rate-limits/budget';
+import type { PointInStatement, PointRow } from '../rate-limits/budget';
 import { User, type UserRecord } from './user.entity';
 
 /** A `UserRecord`'s columns under table alias `u`, for plain reads that skip the ORM (see `userRecordOf`). */
@@ -52,9 +52,6 @@ const FOR_LOGIN_COUNTED: Statement = {
     from counted left join found on true left join ceiling on true`,
 };
 
-/** A point taken in a login's statement: the counter's row as `takePoint` returned it. */
-export type CountedRow = { points: number; expire: string };
-
 /** The points login's statement takes (`Budget.inStatement` of each budget). */
 export interface LoginPoints {
   perNetwork: PointInStatement;
@@ -100,7 +97,7 @@ export class UserRepository extends EntityRepository<User> {
     email: string,
     network: string,
     points?: LoginPoints,
-  ): Promise<{ account: LoginAccount; counted?: { perNetwork: CountedRow; ceiling?: CountedRow } }> {
+  ): Promise<{ account: LoginAccount; counted?: { perNetwork: PointRow; ceiling?: PointRow } }> {
     type Row = Partial<UserRow> & {
       knownNetwork?: boolean;
       countedPoints?: number;
