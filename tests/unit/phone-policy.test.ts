@@ -3,6 +3,8 @@ import { isAppError } from '../../src/errors/app-error';
 import { PhonePolicy } from '../../src/phones/phone-policy';
 import { maskPhone } from '../../src/phones/mask';
 import { e164Parts } from '../../src/phones/e164-parts';
+import { TestNumbers } from '../../src/phones/test-numbers';
+import { TestClock } from '../support/test-clock';
 
 const policy = new PhonePolicy({ deniedCountries: [] });
 
@@ -73,6 +75,30 @@ describe('PhonePolicy', () => {
     expect(onlyFr.accept('+33 6 12 34 56 78').e164).toBe('+33612345678');
     const noGb = new PhonePolicy({ deniedCountries: ['GB'] });
     expect(errorOf(() => noGb.accept('+447400123456')).code).toBe('PHONE_NUMBER_NOT_ALLOWED');
+  });
+
+  it("answers a stored number's channels as accept does, the first time and when asked again", () => {
+    const fresh = new PhonePolicy({ deniedCountries: [] });
+    for (let round = 0; round < 2; round++) {
+      expect(fresh.channelsFor('+447400123456')).toEqual(['SMS', 'VOICE']);
+      expect(fresh.channelsFor('+442079460000')).toEqual(['VOICE']);
+      expect(errorOf(() => fresh.channelsFor('+449098790000')).code).toBe('PHONE_NUMBER_NOT_ALLOWED');
+    }
+    // What one policy answered is not another's: a number denied here after it was accepted there.
+    policy.accept('+33 6 12 34 56 78');
+    const noFr = new PhonePolicy({ deniedCountries: ['FR'] });
+    expect(errorOf(() => noFr.channelsFor('+33612345678')).code).toBe('PHONE_NUMBER_NOT_ALLOWED');
+  });
+
+  it("stops answering a test number's channels at its date, though it was asked before", () => {
+    const clock = new TestClock(new Date('2026-12-01T00:00:00Z'));
+    const until = new Date('2026-12-02T00:00:00Z');
+    const fictional = '+15555550100';
+    const withTests = new PhonePolicy({ deniedCountries: [] }, new TestNumbers({ codes: { [fictional]: '123456' }, until }, clock));
+    expect(withTests.accept(fictional).channels).toEqual(['SMS', 'VOICE']);
+    expect(withTests.channelsFor(fictional)).toEqual(['SMS', 'VOICE']);
+    clock.advance(24 * 3600);
+    expect(errorOf(() => withTests.channelsFor(fictional)).code).toBe('PHONE_NUMBER_NOT_ALLOWED');
   });
 });
 
