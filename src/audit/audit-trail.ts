@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { queryIn, queryPrepared, sqlOf, type Statement } from '../db/prepared';
+import { queryIn, queryPrepared, sqlOf, type Statement, transactionOf } from '../db/prepared';
 import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
@@ -74,7 +74,7 @@ export class AuditTrail {
     const { em } = this.deps;
     // A plain insert, outside the unit of work: it must not flush (or be flushed with) anything else.
     const sql = sqlOf(em);
-    const inTransaction = em.getTransactionContext() !== undefined;
+    const inTransaction = transactionOf(em) !== undefined;
     try {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
       await queryPrepared(sql, INSERT_EVENT, this.valuesOf(entry));
@@ -101,7 +101,7 @@ export class AuditTrail {
    */
   async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry, commit: 'flushed' | 'unflushed' = 'flushed'): Promise<Row[]> {
     const { em } = this.deps;
-    if (em.getTransactionContext() !== undefined) {
+    if (transactionOf(em) !== undefined) {
       const rows = await queryIn<Row>(em, change, values);
       await this.record(entry);
       return rows;

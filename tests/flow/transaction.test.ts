@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryIn } from '../../src/db/prepared';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { queryIn, transactionOf } from '../../src/db/prepared';
 import { inTransaction } from '../../src/db/transaction';
 import { queryDatabase } from '../support/database';
-import { useTestApp } from '../support/test-app';
+import { LOGIN } from '../support/operations';
+import { loginPending, useTestApp } from '../support/test-app';
 
 const PROBE = 'statement_transaction_probe';
 const SET = { name: 'stx_probe_set', text: `update ${PROBE} set value = $2 where id = $1 returning id` };
@@ -70,5 +71,30 @@ describe('inTransaction with named statements', () => {
     // The victim went again after the other committed: both rows carry its second attempt.
     const victim = attempts.first === 2 ? 'first' : 'second';
     expect(await values()).toEqual({ a: attempts[victim], b: attempts[victim] });
+  });
+
+  it("finds a statement's transaction without forking the request's unit of work: a login forks nothing", async () => {
+    const em = t.app.orm.em;
+    expect(transactionOf(em)).toBeUndefined();
+    await inTransaction(em.fork(), async (tx) => {
+      // The repositories' root EntityManager finds the transaction as the fork it runs in does.
+      expect(transactionOf(em)).toBe(tx.getTransactionContext());
+      expect(transactionOf(tx)).toBeDefined();
+    });
+    expect(transactionOf(em)).toBeUndefined();
+
+    const { user } = await t.signUp();
+    const forks = vi.spyOn(em, 'fork');
+    try {
+      // (Its requestOtp's send would not either, but the emulator's callback is a request of its own that does.)
+      expect(await loginPending(t.gql, user)).toBeTruthy();
+      expect(forks).not.toHaveBeenCalled();
+      // A wrong password neither.
+      const refused = await t.gql(LOGIN, { input: { email: user.email, password: 'not the password' } });
+      expect(refused.errors?.[0]?.extensions?.code).toBe('INVALID_CREDENTIALS');
+      expect(forks).not.toHaveBeenCalled();
+    } finally {
+      forks.mockRestore();
+    }
   });
 });
