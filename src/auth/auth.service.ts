@@ -66,7 +66,7 @@ export class AuthService {
     // network, finds the account and asks whether it has signed in from this network, and tells
     // nothing until the budgets admit the attempt.
     const email = normalizeEmail(rawEmail);
-    const emailCanonical = emailKey(rawEmail);
+    const emailCanonical = emailKey(rawEmail, email);
     const found = this.findAccount(email, client.ip, passwordAttempts.pointsInStatement(emailCanonical, client.ip));
     found.catch(() => {}); // awaited in the check
     const { user, matches } = await passwordAttempts.check(

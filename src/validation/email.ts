@@ -33,8 +33,11 @@ export function canonicalEmail(normalized: string): string {
   return normalized.toLowerCase().replace(/ς/g, 'σ');
 }
 
-/** The per-email limiter's key for what a client typed, valid address or not (unknown ones are counted alike). */
-export function emailKey(raw: unknown): string {
+/**
+ * The per-email limiter's key for what a client typed, valid address or not (unknown ones are
+ * counted alike). `normalized`: its `normalizeEmail`, when the caller has it already.
+ */
+export function emailKey(raw: unknown, normalized?: string): string {
   const text = typeof raw === 'string' ? raw : '';
-  return canonicalEmail(normalizeEmail(text) ?? text.trim());
+  return canonicalEmail(normalized ?? normalizeEmail(text) ?? text.trim());
 }
