@@ -76,7 +76,7 @@ const SETTINGS = {
   heapBudgetMs: Number(process.env.BENCH_HEAP_SECONDS ?? (QUICK ? 45 : 240)) * 1000,
   heapConcurrency: 16,
   /** `me` with metrics on and off: rounds of this many seconds each, interleaved (on, off, off, on...). */
-  metricsRounds: QUICK ? 2 : 12,
+  metricsRounds: QUICK ? 2 : 20,
   metricsRoundMs: QUICK ? 1000 : 2000,
 };
 
