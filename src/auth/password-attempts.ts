@@ -1,6 +1,7 @@
 import type { AuditTrail } from '../audit/audit-trail';
 import { AppError } from '../errors/app-error';
-import { type Budget, emailAtNetwork, type PointInStatement, type Taken } from '../rate-limits/budget';
+import { type Budget, emailAtNetwork, type Taken } from '../rate-limits/budget';
+import type { LoginPoints } from '../users/user.repository';
 
 /**
  * How many password checks an account gets, whoever asks. Per email and client network
@@ -36,13 +37,13 @@ export class PasswordAttempts {
     asked: { taken?: Promise<Taken | undefined>; ceiling?: Promise<Taken | undefined>; knownNetwork?: Promise<boolean> } = {},
   ): Promise<T> {
     const [taken, known] = await Promise.all([
-      (asked.taken ?? Promise.resolve(undefined)).then((counted) => counted ?? this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip))),
+      takenUnlessCounted(asked.taken, () => this.deps.perEmailAndNetwork.take(emailAtNetwork(emailCanonical, ip))),
       asked.knownNetwork ?? this.deps.audit.hasSignedInFrom(emailCanonical, ip),
     ]);
     refuseUnless(taken);
     if (known) return compare();
     const [ceiling, result] = await Promise.all([
-      (asked.ceiling ?? Promise.resolve(undefined)).then((counted) => counted ?? this.deps.ceilingPerEmail.take(emailCanonical)),
+      takenUnlessCounted(asked.ceiling, () => this.deps.ceilingPerEmail.take(emailCanonical)),
       Promise.resolve().then(compare),
     ]);
     refuseUnless(ceiling);
@@ -54,7 +55,7 @@ export class PasswordAttempts {
    * `check`. The statement must take the ceiling's point only when the point per email and network
    * is within its limit and the network is new, as `check` does.
    */
-  pointsInStatement(emailCanonical: string, ip: string): { perNetwork: PointInStatement; ceiling: PointInStatement } | undefined {
+  pointsInStatement(emailCanonical: string, ip: string): LoginPoints | undefined {
     const perNetwork = this.deps.perEmailAndNetwork.inStatement(emailAtNetwork(emailCanonical, ip));
     const ceiling = this.deps.ceilingPerEmail.inStatement(emailCanonical);
     return perNetwork && ceiling ? { perNetwork, ceiling } : undefined;
@@ -64,6 +65,11 @@ export class PasswordAttempts {
   forget(emailCanonical: string): Promise<void> {
     return this.deps.ceilingPerEmail.forget(emailCanonical);
   }
+}
+
+/** The point the caller's statement took, else `take` it here. */
+async function takenUnlessCounted(counted: Promise<Taken | undefined> | undefined, take: () => Promise<Taken>): Promise<Taken> {
+  return (await counted) ?? take();
 }
 
 function refuseUnless(taken: Taken): void {
