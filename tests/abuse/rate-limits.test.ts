@@ -1,7 +1,7 @@
-import { Client } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { emailAtNetwork, limitKey } from '../../src/rate-limits/budget';
 import { emailKey } from '../../src/validation/email';
+import { queryDatabase } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import {
   CHANGE_PASSWORD,
@@ -51,16 +51,8 @@ describe('GraphQL rate limits', () => {
         { input: { currentPassword: 'wrong password', newPassword: 'another long passphrase 42' } },
         { authorization: `Bearer ${accessToken}`, 'x-forwarded-for': ip },
       );
-    const row = async () => {
-      const db = new Client({ connectionString: t.databaseUrl });
-      await db.connect();
-      try {
-        const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(user.email), ip))}`;
-        return (await db.query('select points, expire from rate_limit where key = $1', [key])).rows;
-      } finally {
-        await db.end();
-      }
-    };
+    const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(user.email), ip))}`;
+    const row = () => queryDatabase(t.databaseUrl, 'select points, expire from rate_limit where key = $1', [key]);
     const before = Date.now();
     expect(codeOf(await login(user.email, ip))).toBe('INVALID_CREDENTIALS');
     const [first] = await row();
@@ -82,19 +74,13 @@ describe('GraphQL rate limits', () => {
     const ip = '203.0.113.63';
     for (let i = 0; i < 3; i++) expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
     expect(codeOf(await login(email, ip))).toBe('RATE_LIMITED');
-    const db = new Client({ connectionString: t.databaseUrl });
-    await db.connect();
-    try {
-      const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(email), ip))}`;
-      await db.query('update rate_limit set expire = $2 where key = $1', [key, Date.now() - 1]);
-      const before = Date.now();
-      expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
-      const [row] = (await db.query('select points, expire from rate_limit where key = $1', [key])).rows;
-      expect(row.points).toBe(1);
-      expect(Number(row.expire)).toBeGreaterThanOrEqual(before + 900_000);
-    } finally {
-      await db.end();
-    }
+    const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(email), ip))}`;
+    await queryDatabase(t.databaseUrl, 'update rate_limit set expire = $2 where key = $1', [key, Date.now() - 1]);
+    const before = Date.now();
+    expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
+    const [row] = await queryDatabase(t.databaseUrl, 'select points, expire from rate_limit where key = $1', [key]);
+    expect(row.points).toBe(1);
+    expect(Number(row.expire)).toBeGreaterThanOrEqual(before + 900_000);
   });
 
   it('treats unknown and known emails alike (no enumeration through the limiter)', async () => {
@@ -225,16 +211,8 @@ describe("login's per-email ceiling across networks", () => {
   // admits the attempt and the network is new, as PasswordAttempts.check does when it takes them itself.
   it('takes no ceiling point for an attempt its network already refuses, nor from a network the user has signed in from', async () => {
     const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.77' });
-    const ceilingPoints = async () => {
-      const db = new Client({ connectionString: t.databaseUrl });
-      await db.connect();
-      try {
-        const key = `loginCeilingPerEmail:${limitKey(emailKey(user.email))}`;
-        return (await db.query('select points from rate_limit where key = $1', [key])).rows[0]?.points ?? 0;
-      } finally {
-        await db.end();
-      }
-    };
+    const key = `loginCeilingPerEmail:${limitKey(emailKey(user.email))}`;
+    const ceilingPoints = async () => (await queryDatabase(t.databaseUrl, 'select points from rate_limit where key = $1', [key]))[0]?.points ?? 0;
     for (let i = 0; i < 2; i++) expect(codeOf(await login(user.email, 'wrong password', '192.0.2.77'))).toBe('INVALID_CREDENTIALS');
     expect(await ceilingPoints()).toBe(0);
     const fromOneNetwork = [];
