@@ -1,5 +1,5 @@
 import { DeadlockException, type EntityManager } from '@mikro-orm/postgresql';
-import { SQLSTATE, sqlStateOf } from './prepared';
+import { SQLSTATE, sqlStateOf, transactionOf } from './prepared';
 
 const ATTEMPTS = 3;
 
@@ -21,7 +21,7 @@ async function retryingDeadlocks<T>(em: EntityManager, attempt: () => Promise<T>
     } catch (error) {
       // The ORM's statements raise its DeadlockException, named statements the driver's error.
       const deadlock = error instanceof DeadlockException || sqlStateOf(error) === SQLSTATE.deadlockDetected;
-      const retryable = deadlock && tries < ATTEMPTS && !em.getTransactionContext();
+      const retryable = deadlock && tries < ATTEMPTS && !transactionOf(em);
       if (!retryable) throw error;
     }
   }
