@@ -3,7 +3,8 @@
  * run, printed as one table with ratios and targets (issue 11). BENCH_QUICK=1 shrinks every count
  * (about a minute); the full run takes about ten minutes on a 2-core machine. BENCH_ONLY=metrics,me
  * runs only those steps (see STEPS below); BENCH_PROFILE_DIR=dir has every child write a V8 CPU
- * profile there when it stops (open it in Chrome DevTools, or read its top frames).
+ * profile there when it stops (open it in Chrome DevTools, or read its top frames), sampled every
+ * BENCH_PROFILE_INTERVAL µs (V8's default: 1000).
  *
  * What runs, each in a process of its own (bench/lib/processes.ts), so that CPU time and heap are
  * each process's own:

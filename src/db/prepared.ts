@@ -30,7 +30,7 @@ export async function queryPrepared<Row>(knex: Knex, statement: Statement, value
 /**
  * Resolves at the event loop's next turn, when statements started before it have gone out to
  * PostgreSQL: CPU work meant to overlap a statement (a token's signature holds the thread for about
- * 0.3 ms) waits for it, or the statement would wait for that work before it is even sent.
+ * 0.2 ms) waits for it, or the statement would wait for that work before it is even sent.
  */
 export function afterStatementsSent(): Promise<void> {
   return setImmediate();

@@ -253,8 +253,8 @@ export class SessionService {
   }
 
   /** No token of a session outlives it: the access token ends with the refresh token at the latest. */
-  private async grant(session: AuthSession, refresh: { token: string; expiresAt: Date }): Promise<SessionGrant> {
-    return this.grantOf(session, refresh, await this.issueAccess(session, refresh));
+  private grant(session: AuthSession, refresh: { token: string; expiresAt: Date }): SessionGrant {
+    return this.grantOf(session, refresh, this.issueAccess(session, refresh));
   }
 
   private issueAccess(session: Pick<AuthSession, 'id' | 'amr' | 'authenticatedAt'> & { user: { id: string } }, refresh: { expiresAt: Date }) {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { AppError } from '../errors/app-error';
 import { addSeconds, earliest, type Clock, wholeSeconds } from '../time/clock';
 import { isUuid } from '../validation/text';
+import { signCompact } from './compact-jws';
 import type { SigningKey, VerificationKey } from './signing-key';
 
 /** RFC 9068's type for access tokens; pending tokens get their own, and their own audience. */
@@ -113,20 +114,20 @@ export class TokenService {
    * A pending token is only a pointer to its challenge (`jti`), which holds the state; `purpose`
    * says what it is for (sign-in, step-up, phone change), checked against the challenge on use.
    */
-  async issuePending(input: { userId: string; challengeId: string; expiresAt: Date; purpose: string }): Promise<string> {
+  issuePending(input: { userId: string; challengeId: string; expiresAt: Date; purpose: string }): string {
     const { userId, challengeId, expiresAt, purpose } = input;
-    const token = await this.sign(PENDING_TYP, this.pendingAudience, userId, challengeId, expiresAt, { purpose });
+    const token = this.sign(PENDING_TYP, this.pendingAudience, userId, challengeId, expiresAt, { purpose });
     this.verifiedPending.remember(token, { claims: Object.freeze({ userId, challengeId, purpose }), expiresAtMs: expiryMs(expiresAt) });
     return token;
   }
 
   /** Lives the access lifetime, but never past `notAfter` (the session's end). */
-  async issueAccess(claims: AccessClaims, notAfter: Date): Promise<{ token: string; expiresAt: Date }> {
+  issueAccess(claims: AccessClaims, notAfter: Date): { token: string; expiresAt: Date } {
     const lifetimeEnd = addSeconds(this.now(), this.settings.accessTokenTtlSeconds);
     const expiresAt = wholeSeconds(earliest(lifetimeEnd, notAfter));
     // Not remembered as verified here: an access token is checked on its first use (many are never
     // used by this process), so the memo holds only tokens in use.
-    const token = await this.sign(ACCESS_TYP, this.settings.audience, claims.userId, randomUUID(), expiresAt, {
+    const token = this.sign(ACCESS_TYP, this.settings.audience, claims.userId, randomUUID(), expiresAt, {
       sid: claims.sessionId,
       auth_time: Math.floor(claims.authTime.getTime() / 1000),
       amr: claims.amr,
@@ -169,17 +170,15 @@ export class TokenService {
     return wholeSeconds(this.clock.now());
   }
 
-  private sign(typ: string, audience: string, sub: string, jti: string, expiresAt: Date, claims: JWTPayload) {
+  private sign(typ: string, audience: string, sub: string, jti: string, expiresAt: Date, claims: JWTPayload): string {
     const { alg, kid, privateKey } = this.signingKey;
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg, kid, typ })
-      .setIssuer(this.settings.issuer)
-      .setAudience(audience)
-      .setSubject(sub)
-      .setJti(jti)
-      .setIssuedAt(this.now())
-      .setExpirationTime(expiryMs(expiresAt) / 1000)
-      .sign(privateKey);
+    const iat = this.now().getTime() / 1000;
+    return signCompact(
+      alg,
+      privateKey,
+      { kid, typ },
+      { ...claims, iss: this.settings.issuer, aud: audience, sub, jti, iat, exp: expiryMs(expiresAt) / 1000 },
+    );
   }
 
   /** Every failure is the same UNAUTHENTICATED to the client; the cause is kept for the log. */
