@@ -9,8 +9,8 @@ import type { KeyAlgorithm } from './signing-key';
  * signing is done here, with a header and claims this service writes itself; reading tokens
  * (alg, kid, typ, claims, times) stays with jose's jwtVerify.
  */
-export function signCompact(alg: KeyAlgorithm, privateKey: KeyObject, header: object, claims: object): string {
-  const input = `${base64url({ ...header, alg })}.${base64url(claims)}`;
+export function signCompact(alg: KeyAlgorithm, privateKey: KeyObject, header: { kid: string; typ: string }, claims: object): string {
+  const input = `${base64url({ alg, kid: header.kid, typ: header.typ })}.${base64url(claims)}`;
   const signature =
     alg === 'EdDSA'
       ? sign(null, Buffer.from(input), privateKey)
