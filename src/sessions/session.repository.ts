@@ -3,7 +3,7 @@ import { queryIn, queryPrepared, type Statement } from '../db/prepared';
 import { eventAfter } from '../audit/audit-trail';
 import { consumeChallenge } from '../otp/otp-challenge.repository';
 import { User, type UserRecord } from '../users/user.entity';
-import { markPhoneVerified, USER_RECORD_COLUMNS, type UserRow, userRecordOf } from '../users/user.repository';
+import { phoneVerifiedUser, USER_RECORD_COLUMNS, type UserRow, userRecordOf } from '../users/user.repository';
 import { RefreshToken } from './refresh-token.entity';
 import { AuthSession } from './session.entity';
 
@@ -47,7 +47,7 @@ const OPEN: Statement = { name: 'auth_session_open', text: `with ${sessionWithTo
 const OPEN_ON_CODE: Statement = {
   name: 'auth_session_open_on_code',
   text: `with c as (${consumeChallenge('$2', '$3')} returning user_id),
-    u as (${markPhoneVerified('(select user_id from c)', '$3')} returning *),
+    ${phoneVerifiedUser('u', '(select user_id from c)', '$3')},
     ${sessionWithToken('u.id', 'from u')},
     ${eventAfter('s', 10)}
     select to_jsonb(u) as user, to_jsonb(s) as session from u, s`,

@@ -73,13 +73,20 @@ const INSERT: Statement = {
     values ($1, $2, $3, $4, $5, $6, $6) returning ${USER_RECORD_COLUMNS}`,
 };
 
-/** User `id` has proven the number at `at` (placeholders or columns): set once, later proofs keep the first. */
-export const markPhoneVerified = (id: string, at: string) =>
-  `update app_user set phone_verified_at = coalesce(phone_verified_at, ${at}),
-      updated_at = case when phone_verified_at is null then ${at} else updated_at end
-    where id = ${id}`;
+/**
+ * Two CTEs for user `id` (a placeholder or an expression) proving the number at `at`; the second,
+ * `name`, is the user's row as the statement leaves it. The first proof sets the verification
+ * time; later ones (every sign-in after the first) write nothing: an UPDATE that changes no value
+ * still writes a new row version, and new entries in every index of the table when the row's page
+ * is full. When nothing is written the row is read from the statement's snapshot, so in the one
+ * case where another statement verifies the number after that snapshot, `name` reads it unverified.
+ */
+export const phoneVerifiedUser = (name: string, id: string, at: string) =>
+  `${name}_set as (update app_user set phone_verified_at = ${at}, updated_at = ${at}
+      where id = ${id} and phone_verified_at is null returning *),
+    ${name} as (select * from ${name}_set union all select * from app_user where id = ${id} and not exists (select 1 from ${name}_set))`;
 
-const PHONE_VERIFIED: Statement = { name: 'user_phone_verified', text: `${markPhoneVerified('$1', '$2')} returning *` };
+const PHONE_VERIFIED: Statement = { name: 'user_phone_verified', text: `with ${phoneVerifiedUser('u', '$1', '$2')} select * from u` };
 
 export class UserRepository extends EntityRepository<User> {
   /** By the canonical form (computed in JavaScript, as the limiter's key is), as plain data: one named statement (login). */

@@ -1,6 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
+import { queryDatabase } from '../support/database';
 import { LOGIN, ME, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
 import { newUser, useTestApp } from '../support/test-app';
 
@@ -55,6 +56,24 @@ describe('register → requestOtp → verifyOtp → me', () => {
     expect(dispatched.data!.requestOtp.channel).toBe('VOICE');
     const verified = await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(user.phoneNumber) } });
     expect(decodeJwt(verified.data!.verifyOtp.accessToken).amr).toEqual(['pwd', 'tel']);
+  });
+
+  it('keeps the first verification time, and a later sign-in writes no new version of the user row', async () => {
+    const { user } = await t.signUp();
+    const userRow = () =>
+      queryDatabase<{ version: string; verifiedAt: Date; updatedAt: Date }>(
+        t.databaseUrl,
+        'select xmin::text as version, phone_verified_at as "verifiedAt", updated_at as "updatedAt" from app_user where email = $1',
+        [user.email],
+      ).then((rows) => rows[0]);
+    const first = await userRow();
+    expect(first.verifiedAt).toBeInstanceOf(Date);
+    t.clock.advance(60_000);
+    const pendingToken = (await t.gql(LOGIN, { input: { email: user.email, password: user.password } })).data!.login.pendingToken;
+    await t.gql(REQUEST_OTP, { input: { pendingToken } });
+    const verified = await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(user.phoneNumber) } });
+    expect(verified.data!.verifyOtp.user.phoneVerified).toBe(true);
+    expect(await userRow()).toEqual(first);
   });
 
   it('answers me without a token with UNAUTHENTICATED', async () => {
