@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { queryDatabase } from '../support/database';
 import { LOGIN, ME, REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { newUser, useTestApp } from '../support/test-app';
+import { loginPending, newUser, useTestApp } from '../support/test-app';
 
 describe('register → requestOtp → verifyOtp → me', () => {
   const t = useTestApp();
@@ -69,7 +69,7 @@ describe('register → requestOtp → verifyOtp → me', () => {
     const first = await userRow();
     expect(first.verifiedAt).toBeInstanceOf(Date);
     t.clock.advance(60_000);
-    const pendingToken = (await t.gql(LOGIN, { input: { email: user.email, password: user.password } })).data!.login.pendingToken;
+    const pendingToken = await loginPending(t.gql, user);
     await t.gql(REQUEST_OTP, { input: { pendingToken } });
     const verified = await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(user.phoneNumber) } });
     expect(verified.data!.verifyOtp.user.phoneVerified).toBe(true);
