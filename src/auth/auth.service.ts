@@ -7,9 +7,9 @@ import { normalizePassword, checkNewPassword } from '../passwords/password-rules
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PhonePolicy } from '../phones/phone-policy';
 import type { Clock } from '../time/clock';
-import { emailKey, normalizeEmail, requireEmail } from '../validation/email';
+import { loginEmail, requireEmail } from '../validation/email';
 import type { PasswordAttempts } from './password-attempts';
-import { type LoginAccount, type LoginPoints, NO_LOGIN_ACCOUNT, type UserRepository } from '../users/user.repository';
+import { type LoginAccount, NO_LOGIN_ACCOUNT, type UserRepository } from '../users/user.repository';
 import { ipBucket } from '../rate-limits/ip-bucket';
 import type { Taken } from '../rate-limits/budget';
 import type { AuditTrail } from '../audit/audit-trail';
@@ -65,9 +65,8 @@ export class AuthService {
     // The same statement whether or not the account exists: it counts the attempt per email and
     // network, finds the account and asks whether it has signed in from this network, and tells
     // nothing until the budgets admit the attempt.
-    const email = normalizeEmail(rawEmail);
-    const emailCanonical = emailKey(rawEmail, email);
-    const found = this.findAccount(email, client.ip, passwordAttempts.pointsInStatement(emailCanonical, client.ip));
+    const { email, key: emailCanonical } = loginEmail(rawEmail);
+    const found = this.findAccount(email, emailCanonical, client.ip);
     found.catch(() => {}); // awaited in the check
     const { user, matches } = await passwordAttempts.check(
       emailCanonical,
@@ -102,11 +101,12 @@ export class AuthService {
    */
   private async findAccount(
     email: string | undefined,
+    emailCanonical: string,
     ip: string,
-    points: LoginPoints | undefined,
   ): Promise<{ account: LoginAccount; taken?: Taken; ceiling?: Taken }> {
-    const { users, audit, logger } = this.deps;
+    const { users, audit, passwordAttempts, logger } = this.deps;
     if (email === undefined) return { account: NO_LOGIN_ACCOUNT };
+    const points = passwordAttempts.pointsInStatement(emailCanonical, ip);
     if (points) {
       const found = await users.findForLogin(email, ipBucket(ip), points).catch((err: unknown) => {
         logger.warn({ err }, 'login lookup with its attempt count failed: looking up and counting apart');

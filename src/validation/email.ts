@@ -34,10 +34,11 @@ export function canonicalEmail(normalized: string): string {
 }
 
 /**
- * The per-email limiter's key for what a client typed, valid address or not (unknown ones are
- * counted alike). `normalized`: its `normalizeEmail`, when the caller has it already.
+ * What login reads of the email a client typed: the address (undefined when it is not one, so that
+ * login treats it as unknown) and the per-email limiter's key, which malformed input gets too
+ * (unknown addresses are counted alike): the canonical form of the address, else of the trimmed text.
  */
-export function emailKey(raw: unknown, normalized?: string): string {
-  const text = typeof raw === 'string' ? raw : '';
-  return canonicalEmail(normalized ?? normalizeEmail(text) ?? text.trim());
+export function loginEmail(raw: string): { email: string | undefined; key: string } {
+  const email = normalizeEmail(raw);
+  return { email, key: canonicalEmail(email ?? raw.trim()) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emailAtNetwork, limitKey } from '../../src/rate-limits/budget';
-import { emailKey } from '../../src/validation/email';
+import { loginEmail } from '../../src/validation/email';
 import { queryDatabase } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import {
@@ -51,7 +51,7 @@ describe('GraphQL rate limits', () => {
         { input: { currentPassword: 'wrong password', newPassword: 'another long passphrase 42' } },
         { authorization: `Bearer ${accessToken}`, 'x-forwarded-for': ip },
       );
-    const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(user.email), ip))}`;
+    const key = `loginPerEmail:${limitKey(emailAtNetwork(loginEmail(user.email).key, ip))}`;
     const row = () => queryDatabase(t.databaseUrl, 'select points, expire from rate_limit where key = $1', [key]);
     const before = Date.now();
     expect(codeOf(await login(user.email, ip))).toBe('INVALID_CREDENTIALS');
@@ -74,7 +74,7 @@ describe('GraphQL rate limits', () => {
     const ip = '203.0.113.63';
     for (let i = 0; i < 3; i++) expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
     expect(codeOf(await login(email, ip))).toBe('RATE_LIMITED');
-    const key = `loginPerEmail:${limitKey(emailAtNetwork(emailKey(email), ip))}`;
+    const key = `loginPerEmail:${limitKey(emailAtNetwork(loginEmail(email).key, ip))}`;
     await queryDatabase(t.databaseUrl, 'update rate_limit set expire = $2 where key = $1', [key, Date.now() - 1]);
     const before = Date.now();
     expect(codeOf(await login(email, ip))).toBe('INVALID_CREDENTIALS');
@@ -211,7 +211,7 @@ describe("login's per-email ceiling across networks", () => {
   // admits the attempt and the network is new, as PasswordAttempts.check does when it takes them itself.
   it('takes no ceiling point for an attempt its network already refuses, nor from a network the user has signed in from', async () => {
     const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.77' });
-    const key = `loginCeilingPerEmail:${limitKey(emailKey(user.email))}`;
+    const key = `loginCeilingPerEmail:${limitKey(loginEmail(user.email).key)}`;
     const ceilingPoints = async () => (await queryDatabase(t.databaseUrl, 'select points from rate_limit where key = $1', [key]))[0]?.points ?? 0;
     for (let i = 0; i < 2; i++) expect(codeOf(await login(user.email, 'wrong password', '192.0.2.77'))).toBe('INVALID_CREDENTIALS');
     expect(await ceilingPoints()).toBe(0);
