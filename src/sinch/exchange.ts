@@ -49,6 +49,8 @@ export function detailOf({ operation, answer, json }: Exchange): SinchCallDetail
   switch (answer.kind) {
     case 'timeout':
       return { operation, problem: 'timed out' };
+    case 'refused':
+      return { operation, problem: 'not sent: could not connect' };
     case 'network':
       return { operation, problem: 'connection failed' };
     case 'malformed':

@@ -15,16 +15,29 @@ export interface SinchReply {
   text: string;
 }
 
-/** No usable answer at all; `kind` tells a timeout from a refused or dropped connection. */
+/**
+ * No usable answer at all. `kind`: no answer in time; `refused`: no connection was made (refused,
+ * or the host name did not resolve), so nothing reached Sinch; `network`: the connection failed
+ * some other way, possibly after the request went out.
+ */
 export class SinchTransportError extends Error {
   constructor(
-    readonly kind: 'timeout' | 'network',
+    readonly kind: 'timeout' | 'refused' | 'network',
     options: { cause: unknown },
   ) {
-    super(kind === 'timeout' ? 'Sinch did not answer in time' : 'Sinch could not be reached', options);
+    super(TRANSPORT_MESSAGES[kind], options);
     this.name = 'SinchTransportError';
   }
 }
+
+const TRANSPORT_MESSAGES = {
+  timeout: 'Sinch did not answer in time',
+  refused: 'Sinch could not be connected to',
+  network: 'Sinch could not be reached',
+} as const;
+
+/** Failures before a connection exists: not a byte of the request was sent. */
+const NO_CONNECTION = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** The header the SDK sends on every request, GETs included; signed exactly as sent. */
 const CONTENT_TYPE = 'application/json';
@@ -79,11 +92,21 @@ export class SinchHttp {
     } catch (error) {
       // The timer's abort is a DOMException named TimeoutError, at the headers or in the body.
       if (isTimeout(error)) throw new SinchTransportError('timeout', { cause: undefined });
-      throw new SinchTransportError('network', { cause: error });
+      throw new SinchTransportError(neverConnected(error) ? 'refused' : 'network', { cause: error });
     }
   }
 }
 
 function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === 'TimeoutError';
+}
+
+/**
+ * fetch's `TypeError: fetch failed` carries the socket's error as its cause; with several addresses
+ * tried (IPv4 and IPv6), an AggregateError of one per address. Never connected only when each is.
+ */
+function neverConnected(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause;
+  const failures = cause instanceof AggregateError ? cause.errors : [cause];
+  return failures.length > 0 && failures.every((failure) => NO_CONNECTION.has((failure as { code?: unknown } | undefined)?.code as string));
 }

@@ -14,6 +14,8 @@ export type { ReportOutcome };
 /** What Sinch answered, reduced to the facts the mapping depends on. */
 export type SinchAnswer =
   | { kind: 'timeout' }
+  /** No connection was made: the request never reached Sinch. */
+  | { kind: 'refused' }
   | { kind: 'network' }
   /** A 2xx whose body is not the JSON we expect. */
   | { kind: 'malformed' }
@@ -47,6 +49,8 @@ export function decide(operation: SinchOperation, answer: SinchAnswer): Decision
   switch (answer.kind) {
     case 'timeout':
       return fail('PROVIDER_UNAVAILABLE', notice(`Sinch did not answer the ${operation} request in time`));
+    case 'refused':
+      return fail('PROVIDER_UNAVAILABLE', notice(`Sinch could not be connected to for the ${operation} request: not sent`));
     case 'network':
       return fail('PROVIDER_UNAVAILABLE', notice(`Sinch could not be reached for the ${operation} request`));
     case 'malformed':
@@ -81,6 +85,7 @@ export function outcomeLabel(answer: SinchAnswer): string {
 export function isOutage(answer: SinchAnswer): boolean {
   switch (answer.kind) {
     case 'timeout':
+    case 'refused':
     case 'network':
     case 'malformed':
       return true;
@@ -105,6 +110,7 @@ export function decideUnansweredReport(report: 'timeout' | 'network', status: Si
 
 const UNUSABLE_STATUS: Record<Exclude<SinchAnswer['kind'], 'verification'>, string> = {
   timeout: 'no answer in time either',
+  refused: 'could not connect to Sinch either',
   network: 'could not reach Sinch either',
   malformed: 'an unexpected body',
   http: 'an HTTP error',

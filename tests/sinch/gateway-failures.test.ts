@@ -211,12 +211,29 @@ describe('transport failures', () => {
     expect(methods).toEqual(['PUT', 'GET']);
   });
 
-  it('nothing listening → PROVIDER_UNAVAILABLE; the lookup cannot reach Sinch either, so SendOutcomeUnknown', async () => {
+  // Regression (attack review): a refused connection was taken for a start that may have gone
+  // out (SendOutcomeUnknown), so each retry spent a send and met the cooldown.
+  it('nothing listening → PROVIDER_UNAVAILABLE, surely not sent: no lookup, no SendOutcomeUnknown, for a start and a report', async () => {
     const url = await serve(() => undefined);
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     server = undefined;
-    const error = await failure(gatewayAt(url).start(startInput));
+    const logs = captureLogger();
+    const g = gatewayAt(url, logs);
+    const start = await failure(g.start(startInput));
+    expect(start.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(start).not.toBeInstanceOf(SendOutcomeUnknown);
+    expect(String(start.cause)).toContain('not sent: could not connect');
+    expect(String(start.cause)).not.toContain('lookup');
+    const report = await failure(g.report({ id: 'v-1', method: 'sms', code: '123456' }));
+    expect(report.code).toBe('PROVIDER_UNAVAILABLE');
+    expect(String(report.cause)).toContain('not sent: could not connect');
+    expect(String(report.cause)).not.toContain('status check');
+  });
+
+  it('a host name that does not resolve → PROVIDER_UNAVAILABLE, surely not sent', async () => {
+    const error = await failure(gatewayAt('http://sinch.invalid').start(startInput));
     expect(error.code).toBe('PROVIDER_UNAVAILABLE');
-    expect(error).toBeInstanceOf(SendOutcomeUnknown);
+    expect(error).not.toBeInstanceOf(SendOutcomeUnknown);
+    expect(String(error.cause)).toContain('not sent: could not connect');
   });
 });

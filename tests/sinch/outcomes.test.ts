@@ -19,6 +19,9 @@ const rows: Row[] = [
   // Transport and malformed answers
   ['start', { kind: 'timeout' }, 'PROVIDER_UNAVAILABLE', 'warn'],
   ['report', { kind: 'network' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  // Never connected: nothing reached Sinch, an ordinary failure (the gateway asks nothing more)
+  ['start', { kind: 'refused' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+  ['report', { kind: 'refused' }, 'PROVIDER_UNAVAILABLE', 'warn'],
   ['start', { kind: 'malformed' }, 'PROVIDER_UNAVAILABLE', 'warn'],
   // Not sent: the breaker already logged when it opened
   ['report', { kind: 'circuit_open' }, 'PROVIDER_UNAVAILABLE'],
@@ -109,6 +112,7 @@ describe('decideUnansweredReport (a report timed out or dropped: the status deci
     [http(503, 50300), 'PROVIDER_UNAVAILABLE', 'warn'],
     [{ kind: 'timeout' }, 'PROVIDER_UNAVAILABLE', 'warn'],
     [{ kind: 'network' }, 'PROVIDER_UNAVAILABLE', 'warn'],
+    [{ kind: 'refused' }, 'PROVIDER_UNAVAILABLE', 'warn'],
     [{ kind: 'malformed' }, 'PROVIDER_UNAVAILABLE', 'warn'],
     [{ kind: 'circuit_open' }, 'PROVIDER_UNAVAILABLE', 'warn'],
   ])('status %j → %s, always with a log line', (status, expected, level) => {
@@ -144,6 +148,7 @@ describe('decideUnansweredStart (a start timed out, dropped or came back unreada
     // Sinch could not be asked: the code may have gone out.
     [{ kind: 'timeout' }, 'unknown', 'warn'],
     [{ kind: 'network' }, 'unknown', 'warn'],
+    [{ kind: 'refused' }, 'unknown', 'warn'],
     [{ kind: 'malformed' }, 'unknown', 'warn'],
     [{ kind: 'circuit_open' }, 'unknown', 'warn'],
     [http(500, 50000), 'unknown', 'warn'],
@@ -183,6 +188,7 @@ describe('isOutage (what the circuit breaker counts)', () => {
   it.each<[SinchAnswer, boolean]>([
     [{ kind: 'timeout' }, true],
     [{ kind: 'network' }, true],
+    [{ kind: 'refused' }, true],
     [{ kind: 'malformed' }, true],
     [http(500, 50000), true],
     [http(503, 50301), true],
