@@ -102,8 +102,12 @@ export class AccountService {
     const { users, sessions, passwordAttempts, wrongCodesPerUser, logger } = this.deps;
     await sessions.requireRecentSecondFactor(viewer);
     await this.checkPassword(viewer, password, client);
-    // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade.
-    await inTransaction(users.getEntityManager(), (tx) => tx.nativeDelete(User, { id: viewer.userId }));
+    // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade; the
+    // sessions are locked first, in the order a refresh takes its locks.
+    await inTransaction(users.getEntityManager(), async (tx) => {
+      await sessions.holdAllOf(viewer.userId);
+      await tx.nativeDelete(User, { id: viewer.userId });
+    });
     await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordAttempts.forget(viewer.user.emailCanonical)]);
     logger.info({ userId: viewer.userId }, 'account deleted');
   }

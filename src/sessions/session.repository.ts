@@ -129,6 +129,15 @@ export class SessionRepository extends EntityRepository<AuthSession> {
     return this.em.findOne(RefreshToken, { tokenHash }, { refresh: true });
   }
 
+  /**
+   * Every session of the user, their rows locked until the transaction ends, in one order (by id).
+   * Deleting the account takes them before the user's row, as a refresh takes its session before
+   * its writes lock the user's row: the two take turns instead of deadlocking.
+   */
+  async lockAllOf(userId: string): Promise<void> {
+    await this.em.execute('select id from auth_session where user_id = ? order by id for update', [userId]);
+  }
+
   /** A live session of the user, its row locked until the transaction ends (step-up, phone change). */
   lockLive(sessionId: string, userId: string, now: Date): Promise<AuthSession | null> {
     return this.findOne({ id: sessionId, user: userId, ...liveAt(now) }, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['user'] });

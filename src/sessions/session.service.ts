@@ -222,6 +222,14 @@ export class SessionService {
     return this.endRecorded({ userId, except: keep }, client, reason);
   }
 
+  /**
+   * Holds every session of the user until the caller's transaction ends: deleting the account
+   * takes them before the user's row, in the order a refresh takes its locks (see `lockAllOf`).
+   */
+  holdAllOf(userId: string): Promise<void> {
+    return this.deps.sessions.lockAllOf(userId);
+  }
+
   private async endRecorded(where: { userId: string; sessionId?: string; except?: string }, client: ClientInfo, detail: string): Promise<string[]> {
     const ended = await this.end(where);
     for (const sessionId of ended) {

@@ -8,6 +8,7 @@ import {
   LOGIN,
   ME_WITH_RECOVERY,
   REAUTHENTICATE,
+  REFRESH_SESSION,
   REGENERATE_RECOVERY_CODES,
   REQUEST_OTP,
   SESSIONS,
@@ -109,6 +110,29 @@ describe('account changes racing each other and sign-ins (attack review)', () =>
       expect(answers[0].data?.deleteAccount).toBe(true);
       expect(await queryDatabase(t.databaseUrl, 'select id from app_user where email = $1', [s.user.email])).toHaveLength(0);
       expect(t.logs.join('\n')).not.toContain(target);
+    }
+  });
+});
+
+describe('deleting an account while its session is refreshed (attack review)', () => {
+  const t = useTestApp();
+
+  // Regression: the deletion locked the user's row, then its sessions (the cascade); a refresh
+  // locked its session, then the user's row (its audit event's foreign key): deadlocks, three in
+  // a row, and deleteAccount answered INTERNAL_SERVER_ERROR with the account still there.
+  it('deletes the account, and every refresh answers a new token or UNAUTHENTICATED, never 500', async () => {
+    for (let trial = 0; trial < 3; trial++) {
+      const s = await t.signUp();
+      const refresh = () => t.gql(REFRESH_SESSION, { input: { refreshToken: s.refreshToken } });
+      const answers = await Promise.all([
+        t.gql(DELETE_ACCOUNT, { input: { password: s.user.password } }, bearer(s)),
+        ...Array.from({ length: 8 }, refresh),
+      ]);
+      expectNoServerError(answers);
+      expect(answers[0].data?.deleteAccount).toBe(true);
+      for (const answer of answers.slice(1)) expect(answer.data?.refreshSession ? 'OK' : codeOf(answer)).toMatch(/^(OK|UNAUTHENTICATED)$/);
+      expect(await queryDatabase(t.databaseUrl, 'select id from app_user where email = $1', [s.user.email])).toHaveLength(0);
+      expect(t.logs.join('\n')).not.toContain('deadlock');
     }
   });
 });
