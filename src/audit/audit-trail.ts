@@ -25,6 +25,7 @@ export interface AuthEventPage {
 }
 
 export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
 
 /** An event's columns, in the order of `AuditTrail.valuesOf`. */
 const EVENT_COLUMNS = ['id', 'user_id', 'type', 'at', 'ip_address', 'ip_network', 'user_agent', 'session_id', 'detail'];

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, Directive, Int, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context';
-import type { AuditTrail } from './audit-trail';
+import { type AuditTrail, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './audit-trail';
+import { pageCost } from '../graphql/cost-limit';
 import { AuthEventConnection } from './audit.types';
 
 @Resolver()
@@ -9,13 +10,16 @@ export class AuditResolver {
 
   @Directive('@sessionsPerIp')
   @Authorized()
-  @Query(() => AuthEventConnection, { description: "Bearer: the user's own audit trail, newest first; first ≤ 100." })
+  @Query(() => AuthEventConnection, {
+    description: "Bearer: the user's own audit trail, newest first; first ≤ 100.",
+    complexity: pageCost('first', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+  })
   async authEvents(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<AuthEventConnection> {
-    const page = await this.audit.page(ctx.viewer!.userId, first ?? 20, after);
+    const page = await this.audit.page(ctx.viewer!.userId, first ?? DEFAULT_PAGE_SIZE, after);
     const edges = page.events.map(({ cursor, event }) => ({
       cursor,
       node: {

@@ -239,7 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphql: {
       maxDepth: read.int('GRAPHQL_MAX_DEPTH', 6, 2, 50),
       maxAliases: read.int('GRAPHQL_MAX_ALIASES', 10, 0, 1000),
-      maxCost: read.int('GRAPHQL_MAX_COST', 1000, 10, 1_000_000),
+      maxCost: read.int('GRAPHQL_MAX_COST', 2000, 10, 1_000_000),
       maxTokens: read.int('GRAPHQL_MAX_TOKENS', 1000, 50, 1_000_000),
     },
     trustProxy: read.list('TRUST_PROXY'),

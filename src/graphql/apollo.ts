@@ -8,6 +8,7 @@ import { maskLiterals } from '../logging/logger';
 import { graphqlMetrics } from '../metrics/graphql-plugin';
 import type { Metrics } from '../metrics/metrics';
 import type { GraphQLContext } from './context';
+import { costLimit } from './cost-limit';
 import { contractErrorOf, formatError, REQUEST_ERROR_CODES } from './format-error';
 import { sandboxWithOfflineFallback } from './landing-page';
 
@@ -15,13 +16,13 @@ export function createApollo(
   schema: GraphQLSchema,
   options: { production: boolean; limits: GraphQLLimits; landingPage?: { document: string; fallbackPath: string }; metrics?: Metrics },
 ): ApolloServer<GraphQLContext> {
-  // Refuses oversized documents before they run: depth, aliases, cost (fields weighted by depth),
-  // tokens; and in production, no "did you mean" hints that map the schema for an attacker.
+  // Refuses oversized documents before they run: depth, aliases, tokens (and cost, below); and in production, no "did you mean" hints that map the schema for an attacker.
   const armor = new ApolloArmor({
     // Fragments (as a codegen client kit writes them) add no depth of their own: fields do.
     maxDepth: { n: options.limits.maxDepth, flattenFragments: true },
     maxAliases: { n: options.limits.maxAliases },
-    costLimit: { maxCost: options.limits.maxCost },
+    // Costed with the variables instead (cost-limit.ts): armor's rule priced inline page sizes only.
+    costLimit: { enabled: false },
     // Counted by graphql-js's own parser below: armor's token plugin throws from a hook, which
     // Apollo answers with a 500.
     maxTokens: { enabled: false },
@@ -43,6 +44,7 @@ export function createApollo(
     persistedQueries: false,
     plugins: [
       ...armor.plugins,
+      costLimit(schema, options.limits.maxCost),
       options.landingPage ? sandboxWithOfflineFallback(options.landingPage) : ApolloServerPluginLandingPageDisabled(),
       errorLogging,
       // Apollo installs cache control by default: a hook on every field resolved, for cache hints

@@ -354,6 +354,41 @@ describe('the audit trail (authEvents)', () => {
     expect((await page(t, alice.accessToken, { first: 100 })).edges).toHaveLength(3);
   });
 
+  // Regression (attack review): graphql-armor's cost rule multiplied inline `first:` literals only
+  // (by any value), so `first: 78` written inline was refused for its cost, `first: 1000` inline
+  // answered GRAPHQL_VALIDATION_FAILED, and the same pages as variables passed at any cost.
+  it('prices a page the same inline and as a variable: the contract’s pages pass, other sizes are BAD_USER_INPUT', async () => {
+    const alice = await t.signUp();
+    const full = 'edges { cursor node { id type at ipAddress userAgent sessionId detail } } pageInfo { hasNextPage endCursor }';
+    const inline = (first: number) => t.gql(`{ authEvents(first: ${first}) { ${full} } }`, {}, bearer(alice.accessToken));
+    for (const first of [1, 30, 78, 100]) {
+      const res = await inline(first);
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.authEvents.edges).toHaveLength(Math.min(first, 3));
+    }
+    for (const first of [0, -1, 101, 1000, 2147483647]) expectBadInput(await inline(first), 'first');
+  });
+
+  it('refuses two full pages in one operation for their cost (GRAPHQL_MAX_COST), inline and as variables alike', async () => {
+    const alice = await t.signUp();
+    const full = 'edges { cursor node { id type at ipAddress userAgent sessionId detail } } pageInfo { hasNextPage endCursor }';
+    const twice = [
+      t.gql(`{ a: authEvents(first: 100) { ${full} } b: authEvents(first: 100) { ${full} } }`, {}, bearer(alice.accessToken)),
+      t.gql(`query($n: Int) { a: authEvents(first: $n) { ${full} } b: authEvents(first: $n) { ${full} } }`, { n: 100 }, bearer(alice.accessToken)),
+    ];
+    for (const res of await Promise.all(twice)) {
+      expect(res.status).toBe(400);
+      expect(codeOf(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(res.errors![0].message).toMatch(/cost \(\d+\) is over the limit of 2000/);
+    }
+    const small = await t.gql(
+      `query($n: Int) { a: authEvents(first: $n) { ${full} } b: authEvents(first: $n) { ${full} } }`,
+      { n: 20 },
+      bearer(alice.accessToken),
+    );
+    expect(small.errors).toBeUndefined();
+  });
+
   it('refuses cursors that are not ours, another user’s included, as BAD_USER_INPUT (field after), never 500', async () => {
     const alice = await t.signUp();
     const bob = await t.signUp();
