@@ -14,6 +14,7 @@ import { ChallengePurpose, ChallengeStatus, type ChallengeView, destinationOf, O
 import type { OtpChallengeRepository } from './otp-challenge.repository';
 import { CHANNEL_METHOD } from './otp-channels';
 import { normalizeCode } from './otp-code';
+import { OneAtATime } from './one-at-a-time';
 import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
 import type { Send, SendGuard, SendReceipt } from './send-guard';
@@ -52,6 +53,17 @@ export interface ResendState {
 
 /** The second factor: a challenge per login, codes sent and checked by the provider. */
 export class OtpService {
+  /**
+   * Guesses at one pending token (codes and recovery codes) are judged one at a time in this
+   * process: each is counted before it is judged (per token and per user, so that concurrent ones
+   * can never exceed the caps), and guesses in flight together read each other's counts as spent:
+   * the losers of a race of right codes answered OTP_ATTEMPTS_EXCEEDED instead of UNAUTHENTICATED,
+   * and a flood on one token refused a right code on another for an hour's budget it had not
+   * spent (attack review). Queued, each finds what the one before left: the token used, or its
+   * attempts. Across instances the counts still hold the caps; only the answer can be that one.
+   */
+  private readonly guessesOfOneToken = new OneAtATime();
+
   constructor(
     private readonly deps: {
       challenges: OtpChallengeRepository;
@@ -256,14 +268,16 @@ export class OtpService {
     const claims = await this.deps.tokens.verifyPending(pendingToken);
     // The code's form is checked before any database work: a malformed code spends nothing.
     const code = normalizeCode(rawCode);
-    const counted = await this.countGuess(claims.userId, () => this.reserveCodeAttempt(claims));
-    const { challenge } = counted;
-    const channel = challenge.channel!;
-    const proof: Proof = { kind: 'code', channel };
-    return this.guess(counted, proof, client, async ({ complete }) => {
-      const outcome = await this.deps.provider.report({ id: challenge.verificationId!, method: CHANNEL_METHOD[channel].method, code });
-      if (outcome.kind === 'expired') throw new NotJudged(this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED')));
-      return outcome.kind === 'wrong_code' ? 'wrong' : complete();
+    return this.guessesOfOneToken.run(claims.challengeId, async () => {
+      const counted = await this.countGuess(claims.userId, () => this.reserveCodeAttempt(claims));
+      const { challenge } = counted;
+      const channel = challenge.channel!;
+      const proof: Proof = { kind: 'code', channel };
+      return this.guess(counted, proof, client, async ({ complete }) => {
+        const outcome = await this.deps.provider.report({ id: challenge.verificationId!, method: CHANNEL_METHOD[channel].method, code });
+        if (outcome.kind === 'expired') throw new NotJudged(this.failed(challenge, proof, 'expired', new AppError('OTP_EXPIRED')));
+        return outcome.kind === 'wrong_code' ? 'wrong' : complete();
+      });
     });
   }
 
@@ -292,19 +306,21 @@ export class OtpService {
   async verifyRecoveryCode(pendingToken: string, rawCode: string, client: ClientInfo): Promise<SessionGrant> {
     const { recoveryCodes, clock } = this.deps;
     const claims = await this.deps.tokens.verifyPending(pendingToken);
-    let code = '';
-    const counted = await this.countGuess(claims.userId, async () => {
-      const challenge = await this.loadLive(claims);
-      if (challenge.purpose === ChallengePurpose.PhoneChange) {
-        throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
-      }
-      code = normalizeRecoveryCode(rawCode);
-      return { challenge, attemptsUsed: await this.reserveAttempt(challenge) };
+    return this.guessesOfOneToken.run(claims.challengeId, async () => {
+      let code = '';
+      const counted = await this.countGuess(claims.userId, async () => {
+        const challenge = await this.loadLive(claims);
+        if (challenge.purpose === ChallengePurpose.PhoneChange) {
+          throw new AppError('UNAUTHENTICATED', { cause: new Error('recovery codes cannot confirm a new number') });
+        }
+        code = normalizeRecoveryCode(rawCode);
+        return { challenge, attemptsUsed: await this.reserveAttempt(challenge) };
+      });
+      return this.guess(counted, { kind: 'recovery' }, client, ({ spend }) =>
+        // The code is spent in the transaction that completes the challenge: both happen, or neither.
+        this.inTransaction(async () => ((await recoveryCodes.use(counted.challenge.user.id, code, clock.now())) ? spend() : 'wrong')),
+      );
     });
-    return this.guess(counted, { kind: 'recovery' }, client, ({ spend }) =>
-      // The code is spent in the transaction that completes the challenge: both happen, or neither.
-      this.inTransaction(async () => ((await recoveryCodes.use(counted.challenge.user.id, code, clock.now())) ? spend() : 'wrong')),
-    );
   }
 
   /** The token's attempt, counted before the guess is judged (only while the challenge is live); answers the attempts used. */
