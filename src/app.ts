@@ -221,6 +221,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       ...sinch.credentials,
       events: new OtpProviderEvents({ challenges, clock, logger }),
       replays: new SeenCallbacks(orm.em),
+      onDenied: (reference) => sinch.gateway.noteDenied(reference),
       logger,
       clock: () => clock.now(),
     });

@@ -33,6 +33,8 @@ export interface SinchCallbackOptions {
   maxTimestampSkewSeconds?: number;
   /** Remembers callbacks already processed, so a byte-identical replay inside the window changes nothing. */
   replays?: CallbackReplays;
+  /** Told each reference whose start our answer denied (the gateway then knows why Sinch denied it). */
+  onDenied?: (reference: string) => void;
 }
 
 export interface CallbackReplays {
@@ -88,7 +90,7 @@ export function createSinchCallbackHandler(options: SinchCallbackOptions): Sinch
       }
     }
     try {
-      const reply = await dispatch(event, events);
+      const reply = await dispatch(event, events, options.onDenied);
       logger.debug({ ...context, ...reply.body }, 'Sinch callback handled');
       return reply;
     } catch (error) {
@@ -154,7 +156,7 @@ function parseEvent(rawBody: Buffer): SinchEvent | string {
   };
 }
 
-async function dispatch(event: SinchEvent, events: ProviderEvents): Promise<CallbackReply> {
+async function dispatch(event: SinchEvent, events: ProviderEvents, onDenied?: (reference: string) => void): Promise<CallbackReply> {
   const failed = () => events.deliveryFailed({ reference: event.reference, verificationId: event.id });
   switch (event.event) {
     case 'VerificationRequestEvent': {
@@ -162,6 +164,7 @@ async function dispatch(event: SinchEvent, events: ProviderEvents): Promise<Call
       const { reference, endpoint: phoneNumber } = event;
       const method = event.method === 'sms' || event.method === 'callout' ? (event.method as ProviderMethod) : undefined;
       const allowed = method && reference && phoneNumber ? await events.mayStart({ reference, phoneNumber, method }) : false;
+      if (!allowed && reference) onDenied?.(reference);
       return { status: 200, body: { action: allowed ? 'allow' : 'deny' } };
     }
     case 'VerificationSmsDeliveredEvent':

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
 import { type Metrics, NO_METRICS } from '../metrics/metrics';
@@ -9,6 +10,7 @@ import { detailOf, type Exchange, type HttpMethod, performExchange } from './exc
 import { SinchHttp } from './http';
 import {
   type Decision,
+  DENIED_ON_OUR_ANSWER,
   decide,
   decideUnansweredReport,
   decideUnansweredStart,
@@ -67,6 +69,7 @@ export class SinchGateway {
   private readonly clock: () => Date;
   private readonly breaker: SinchBreaker;
   private readonly metrics: Metrics;
+  private readonly deniedReferences = new LRUCache<string, true>({ max: 1_000, ttl: 60_000 });
 
   constructor(options: SinchGatewayOptions) {
     this.metrics = options.metrics ?? NO_METRICS;
@@ -102,6 +105,7 @@ export class SinchGateway {
     const { kind } = exchange.answer;
     // A 2xx we cannot read is treated like a lost answer: Sinch answers 2xx only to a start it took.
     if (kind === 'timeout' || kind === 'network' || kind === 'malformed') return this.startFromReference(kind, exchange, input.reference, context);
+    if (this.deniedOnOurAnswer(exchange, input.reference)) this.apply(DENIED_ON_OUR_ANSWER, detailOf(exchange), exchange, context);
     this.settle(exchange, context);
     const id = exchange.json?.id as string;
     this.logger.info({ ...context, verificationId: id }, 'Sinch verification started');
@@ -174,6 +178,22 @@ export class SinchGateway {
         this.metrics.sinchRefused(operation);
         return { operation, answer: { kind: 'circuit_open' }, retryAfterSeconds };
       },
+    );
+  }
+
+  /**
+   * What our callback handler denied (`noteDenied`), for a minute: Sinch's answer to such a start
+   * is `DENIED` / `Denied by callback`, which otherwise means a callback setting to fix. The
+   * callback may reach another instance behind the same URL; that one's starts still log the
+   * operator line.
+   */
+  noteDenied(reference: string): void {
+    this.deniedReferences.set(reference, true);
+  }
+
+  private deniedOnOurAnswer({ answer }: Exchange, reference: string): boolean {
+    return (
+      answer.kind === 'verification' && answer.status === 'DENIED' && answer.reason === 'Denied by callback' && this.deniedReferences.has(reference)
     );
   }
 

@@ -239,6 +239,16 @@ const DENIED: Record<string, Decision> = {
   'Invalid callback': fail('PROVIDER_UNAVAILABLE', operator('Sinch denied a verification: invalid callback answer — check the callback URL setting')),
 };
 
+/**
+ * A start Sinch denied on our own callback's deny (`Denied by callback`, the reference one this
+ * process denied): its challenge ended while the start was on its way (the account deleted, the
+ * token replaced). The callback setting is fine, so no operator line.
+ */
+export const DENIED_ON_OUR_ANSWER: Decision = fail(
+  'PROVIDER_UNAVAILABLE',
+  notice('Sinch denied a verification on our callback’s answer: its challenge had ended meanwhile'),
+);
+
 function denied(reason: string | undefined): Decision {
   return (
     (reason !== undefined && Object.hasOwn(DENIED, reason) ? DENIED[reason] : undefined) ??

@@ -203,6 +203,16 @@ describe('events', () => {
     ]);
   });
 
+  it('tells onDenied each reference it denies, and nothing it allows', async () => {
+    const t = setup();
+    const denied: string[] = [];
+    const handle = createSinchCallbackHandler({ ...t.config, onDenied: (reference) => denied.push(reference) });
+    await handle(signed(requestEvent({ reference: 'ref-allowed' }), t.clock.now()));
+    t.events.allow = false;
+    expect(await handle(signed(requestEvent({ reference: 'ref-denied' }), t.clock.now()))).toEqual({ status: 200, body: { action: 'deny' } });
+    expect(denied).toEqual(['ref-denied']);
+  });
+
   it.each([
     ['a flash call', { method: 'flashcall' }],
     ['WhatsApp', { method: 'whatsapp' }],

@@ -122,6 +122,24 @@ describe('HTTP errors', () => {
     g = gatewayAt(await serve(json(200, { id: 'v-1', method: 'sms', status: 'ERROR', reason: 'SMS delivery failure' })));
     expect((await failure(g.report({ id: 'v-1', method: 'sms', code: '1' }))).code).toBe('OTP_DELIVERY_FAILED');
   });
+
+  // Attack review: a user deleting the account while their requestOtp was on its way made our
+  // callback deny the start, and the gateway told the operator to check the callback setting.
+  it('a start denied on our callback’s deny of its reference: a warning, not an operator error; any other: the operator error', async () => {
+    const deniedByCallback = json(200, { id: 'v-1', method: 'sms', status: 'DENIED', reason: 'Denied by callback' });
+    const logs = captureLogger();
+    const g = gatewayAt(await serve(deniedByCallback), logs);
+    g.noteDenied(startInput.reference);
+    expect((await failure(g.start(startInput))).code).toBe('PROVIDER_UNAVAILABLE');
+    expect(logs.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
+    expect(logs.lines.find((line) => line.level === 40)?.msg).toMatch(/its challenge had ended meanwhile/);
+
+    const fresh = captureLogger();
+    const other = gatewayAt(server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : '', fresh);
+    other.noteDenied('another-reference');
+    expect((await failure(other.start(startInput))).code).toBe('PROVIDER_UNAVAILABLE');
+    expect(fresh.lines.find((line) => line.level === 50)?.msg).toMatch(/check the callback URL setting/);
+  });
 });
 
 /** Answers a start with `start`, and the lookup by reference that follows with `lookup`. */
