@@ -52,9 +52,25 @@ export function sqlOf(em: EntityManager): Knex {
   return transactionOf(em) ?? em.getKnex();
 }
 
-/** `queryPrepared` where `em` is: inside its transaction, if any. */
-export function queryIn<Row>(em: EntityManager, statement: Statement, values: unknown[]): Promise<Row[]> {
-  return queryPrepared<Row>(sqlOf(em), statement, values);
+/** How many times a deadlock's victim runs: statements alone here, transactions in src/db/transaction.ts. */
+export const DEADLOCK_ATTEMPTS = 3;
+
+/**
+ * `queryPrepared` where `em` is: inside its transaction, if any. A statement alone that PostgreSQL
+ * picked as a deadlock's victim was rolled back whole, so it runs again, as a transaction does:
+ * two requests of one user can lock the same rows in different orders (a step-up's challenge
+ * locks the user's row, then its session; deleting the account, the sessions, then the user).
+ */
+export async function queryIn<Row>(em: EntityManager, statement: Statement, values: unknown[]): Promise<Row[]> {
+  const transaction = transactionOf(em);
+  if (transaction) return queryPrepared<Row>(transaction, statement, values);
+  for (let tries = 1; ; tries++) {
+    try {
+      return await queryPrepared<Row>(em.getKnex(), statement, values);
+    } catch (error) {
+      if (sqlStateOf(error) !== SQLSTATE.deadlockDetected || tries >= DEADLOCK_ATTEMPTS) throw error;
+    }
+  }
 }
 
 /** Runs a statement somewhere: `queryIn` for an EntityManager, or with an audit event (`AuditTrail.recordWith`). */

@@ -1,7 +1,5 @@
 import { DeadlockException, type EntityManager } from '@mikro-orm/postgresql';
-import { SQLSTATE, sqlStateOf, transactionOf } from './prepared';
-
-const ATTEMPTS = 3;
+import { DEADLOCK_ATTEMPTS, SQLSTATE, sqlStateOf, transactionOf } from './prepared';
 
 /**
  * `em.transactional`, retried when PostgreSQL picks it as a deadlock's victim (its changes were
@@ -21,7 +19,7 @@ async function retryingDeadlocks<T>(em: EntityManager, attempt: () => Promise<T>
     } catch (error) {
       // The ORM's statements raise its DeadlockException, named statements the driver's error.
       const deadlock = error instanceof DeadlockException || sqlStateOf(error) === SQLSTATE.deadlockDetected;
-      const retryable = deadlock && tries < ATTEMPTS && !transactionOf(em);
+      const retryable = deadlock && tries < DEADLOCK_ATTEMPTS && !transactionOf(em);
       if (!retryable) throw error;
     }
   }
