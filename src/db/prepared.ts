@@ -1,5 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
-import { type EntityManager, type Knex, TransactionContext } from '@mikro-orm/postgresql';
+import { DeadlockException, type EntityManager, type Knex, TransactionContext } from '@mikro-orm/postgresql';
 
 /** The part of a `pg` client this needs. */
 interface PgConnection {
@@ -52,23 +52,35 @@ export function sqlOf(em: EntityManager): Knex {
   return transactionOf(em) ?? em.getKnex();
 }
 
-/** How many times a deadlock's victim runs: statements alone here, transactions in src/db/transaction.ts. */
-export const DEADLOCK_ATTEMPTS = 3;
-
 /**
  * `queryPrepared` where `em` is: inside its transaction, if any. A statement alone that PostgreSQL
- * picked as a deadlock's victim was rolled back whole, so it runs again, as a transaction does:
- * two requests of one user can lock the same rows in different orders (a step-up's challenge
- * locks the user's row, then its session; deleting the account, the sessions, then the user).
+ * picked as a deadlock's victim was rolled back whole, so it runs again, as a transaction does
+ * (`retryingDeadlocks`): two requests of one user can lock the same rows in different orders (a
+ * step-up's challenge locks the user's row, then its session; deleting the account, the sessions,
+ * then the user).
  */
-export async function queryIn<Row>(em: EntityManager, statement: Statement, values: unknown[]): Promise<Row[]> {
+export function queryIn<Row>(em: EntityManager, statement: Statement, values: unknown[]): Promise<Row[]> {
   const transaction = transactionOf(em);
   if (transaction) return queryPrepared<Row>(transaction, statement, values);
+  return retryingDeadlocks(em, () => queryPrepared<Row>(em.getKnex(), statement, values));
+}
+
+const DEADLOCK_ATTEMPTS = 3;
+
+/**
+ * `attempt` run again, up to 3 times in all, when PostgreSQL picks it as a deadlock's victim (its
+ * changes were rolled back, so running it again is safe). Inside an outer transaction nothing is
+ * retried: the outer one is aborted as a whole, and its own caller decides.
+ */
+export async function retryingDeadlocks<T>(em: EntityManager, attempt: () => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
-      return await queryPrepared<Row>(em.getKnex(), statement, values);
+      return await attempt();
     } catch (error) {
-      if (sqlStateOf(error) !== SQLSTATE.deadlockDetected || tries >= DEADLOCK_ATTEMPTS) throw error;
+      // The ORM's statements raise its DeadlockException, named statements the driver's error.
+      const deadlock = error instanceof DeadlockException || sqlStateOf(error) === SQLSTATE.deadlockDetected;
+      const retryable = deadlock && tries < DEADLOCK_ATTEMPTS && !transactionOf(em);
+      if (!retryable) throw error;
     }
   }
 }
