@@ -32,11 +32,12 @@ export function pageCost(argument: string, defaultSize: number, max: number): Co
 interface CostLimit {
   schema: GraphQLSchema;
   maxCost: number;
-  /** Documents whose cost their variables cannot change. */
-  fixed: WeakMap<DocumentNode, number>;
+  /** Per document: its cost, when its variables cannot change it; else PER_REQUEST. */
+  fixed: WeakMap<DocumentNode, number | typeof PER_REQUEST>;
 }
 
 const ESTIMATORS = [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })];
+const PER_REQUEST = 'per request';
 
 class CostCheck implements GraphQLRequestListener<GraphQLContext> {
   constructor(private readonly limit: CostLimit) {}
@@ -47,27 +48,25 @@ class CostCheck implements GraphQLRequestListener<GraphQLContext> {
     operationName,
   }: Parameters<NonNullable<GraphQLRequestListener<GraphQLContext>['didResolveOperation']>>[0]): Promise<void> {
     const { schema, maxCost, fixed } = this.limit;
-    let cost = fixed.get(document);
-    if (cost === undefined) {
-      try {
-        cost = getComplexity({
-          schema,
-          query: document,
-          variables: request.variables ?? {},
-          operationName: operationName ?? undefined,
-          estimators: ESTIMATORS,
-        });
-      } catch {
-        // Variables that do not coerce: execution refuses them (BAD_USER_INPUT) before any resolver runs.
-        return;
-      }
-      if (!dependsOnVariables(schema, document)) fixed.set(document, cost);
-    }
+    const known = fixed.get(document);
+    const cost = typeof known === 'number' ? known : costWith(schema, document, request.variables, operationName);
+    // Variables that do not coerce: execution refuses them (BAD_USER_INPUT) before any resolver runs.
+    if (cost === undefined) return;
+    if (known === undefined) fixed.set(document, dependsOnVariables(schema, document) ? PER_REQUEST : cost);
     if (cost > maxCost) {
       throw new GraphQLError(`The operation's cost (${cost}) is over the limit of ${maxCost}: ask for fewer fields or smaller pages.`, {
         extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
       });
     }
+  }
+}
+
+/** The operation's cost with these variables; undefined when they do not coerce. */
+function costWith(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null) {
+  try {
+    return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: ESTIMATORS });
+  } catch {
+    return undefined;
   }
 }
 
