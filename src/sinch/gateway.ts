@@ -105,8 +105,8 @@ export class SinchGateway {
     const { kind } = exchange.answer;
     // A 2xx we cannot read is treated like a lost answer: Sinch answers 2xx only to a start it took.
     if (kind === 'timeout' || kind === 'network' || kind === 'malformed') return this.startFromReference(kind, exchange, input.reference, context);
-    if (this.deniedOnOurAnswer(exchange, input.reference)) this.apply(DENIED_ON_OUR_ANSWER, detailOf(exchange), exchange, context);
-    this.settle(exchange, context);
+    const decision = this.deniedOnOurAnswer(exchange, input.reference) ? DENIED_ON_OUR_ANSWER : decide('start', exchange.answer);
+    this.apply(decision, detailOf(exchange), exchange, context);
     const id = exchange.json?.id as string;
     this.logger.info({ ...context, verificationId: id }, 'Sinch verification started');
     // The language Sinch used for the SMS, when it says.
