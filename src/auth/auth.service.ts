@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { inTransaction } from '../db/transaction';
 import { AppError } from '../errors/app-error';
-import { ChallengePurpose } from '../otp/otp-challenge.entity';
-import type { OtpService, PendingAuthResult } from '../otp/otp.service';
+import type { OpenedAhead, OtpService, PendingAuthResult } from '../otp/otp.service';
 import { normalizePassword, checkNewPassword } from '../passwords/password-rules';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PhonePolicy } from '../phones/phone-policy';
@@ -68,28 +67,39 @@ export class AuthService {
     const { email, key: emailCanonical } = loginEmail(rawEmail);
     const found = this.findAccount(email, emailCanonical, client.ip);
     found.catch(() => {}); // awaited in the check
-    const { user, matches } = await passwordAttempts.check(
-      emailCanonical,
-      client.ip,
-      async () => {
-        const { user } = (await found).account;
-        return { user, matches: await hasher.matches(rawPassword, user?.passwordHash) };
-      },
-      {
-        taken: found.then(({ taken }) => taken),
-        ceiling: found.then(({ ceiling }) => ceiling),
-        knownNetwork: found.then(({ account }) => account.knownNetwork),
-      },
-    );
-    if (!user || !matches) {
-      // Known emails only (an unknown one has no user to record it for), and not awaited: the
-      // answer must take as long for an unknown email as for a known one. `record` never throws.
-      if (user) void audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' });
-      throw new AppError('INVALID_CREDENTIALS');
+    let opened: OpenedAhead | undefined;
+    try {
+      const { user, matches } = await passwordAttempts.check(
+        emailCanonical,
+        client.ip,
+        async () => {
+          const { user } = (await found).account;
+          const matching = hasher.matches(rawPassword, user?.passwordHash);
+          // The challenge is written and its token signed while the worker compares (the event
+          // loop is idle meanwhile); handed out only if the password matches, withdrawn otherwise.
+          if (user) opened = otp.openAhead(user, phones.channelsFor(user.phoneNumber));
+          return { user, matches: await matching };
+        },
+        {
+          taken: found.then(({ taken }) => taken),
+          ceiling: found.then(({ ceiling }) => ceiling),
+          knownNetwork: found.then(({ account }) => account.knownNetwork),
+        },
+      );
+      if (!user || !matches) {
+        // Known emails only (an unknown one has no user to record it for), and not awaited: the
+        // answer must take as long for an unknown email as for a known one. `record` never throws.
+        if (user) void audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' });
+        throw new AppError('INVALID_CREDENTIALS');
+      }
+      const pending = await opened!.result;
+      // After the answer, as LOGIN_FAILED: its own statement would otherwise be the one login waits for.
+      void audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client });
+      return pending;
+    } catch (error) {
+      opened?.withdraw();
+      throw error;
     }
-    // The new challenge and the event in one statement.
-    const event = { type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client };
-    return otp.open(user, phones.channelsFor(user.phoneNumber), { kind: ChallengePurpose.SignIn }, event);
   }
 
   /**

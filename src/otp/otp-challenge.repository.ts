@@ -71,6 +71,8 @@ const INSERT: Statement = {
     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
 };
 
+const DELETE: Statement = { name: 'otp_challenge_delete', text: 'delete from otp_challenge where id = $1' };
+
 /** A challenge of a user with its user and (step-up, phone change) its session, as rows (`WithOwnerRow`): one statement. */
 const WITH_OWNER: Statement = {
   name: 'otp_challenge_with_owner',
@@ -242,25 +244,24 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.em.map(OtpChallenge, row.challenge);
   }
 
-  /**
-   * A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it).
-   * `run` may add an audit event to the statement.
-   */
-  async add(
-    challenge: {
-      id: string;
-      userId: string;
-      purpose: ChallengePurpose;
-      sessionId: string | null;
-      phoneNumber: string | null;
-      channels: Channel[];
-      createdAt: Date;
-      expiresAt: Date;
-    },
-    run: StatementRunner = (statement, values) => queryIn(this.em, statement, values),
-  ): Promise<void> {
+  /** A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it). */
+  async add(challenge: {
+    id: string;
+    userId: string;
+    purpose: ChallengePurpose;
+    sessionId: string | null;
+    phoneNumber: string | null;
+    channels: Channel[];
+    createdAt: Date;
+    expiresAt: Date;
+  }): Promise<void> {
     const { id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt } = challenge;
-    await run(INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
+    await queryIn(this.em, INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
+  }
+
+  /** A challenge that was never handed out (`OtpService.openAhead`): gone, whatever its state. */
+  async remove(id: string): Promise<void> {
+    await queryIn(this.em, DELETE, [id]);
   }
 
   /** The live challenge whose latest send carries this reference, with its user. */

@@ -21,7 +21,7 @@ import type { Send, SendGuard, SendReceipt } from './send-guard';
 import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
-import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
+import type { AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import { normalizeRecoveryCode, type RecoveryCodes } from '../recovery/recovery-codes';
 import type { ChallengeCompletion, Proof } from './challenge-completion';
@@ -32,6 +32,14 @@ export interface PendingAuthResult {
   expiresAt: Date;
   phoneNumberHint: string;
   channels: Channel[];
+}
+
+/** A challenge opened while the password is compared (`OtpService.openAhead`). */
+export interface OpenedAhead {
+  /** The challenge written and its token signed: for a password that matched. */
+  readonly result: Promise<PendingAuthResult>;
+  /** For an attempt that fails: deletes the row once written. Returns at once; never throws. */
+  withdraw(): void;
 }
 
 export interface DispatchResult extends ResendState {
@@ -92,32 +100,50 @@ export class OtpService {
     user: UserRecord,
     channels: Channel[],
     purpose: { kind: ChallengePurpose; sessionId?: string; phoneNumber?: string } = { kind: ChallengePurpose.SignIn },
-    /** An audit event written with the new challenge, in the same statement. */
-    event?: AuditEntry,
+    challengeId: string = randomUUID(),
   ): Promise<PendingAuthResult> {
-    const { challenges, tokens, audit, clock, limits } = this.deps;
+    const { challenges, tokens, clock, limits } = this.deps;
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
     const expiresAt = addSeconds(now, limits.pendingTokenTtlSeconds);
-    const challengeId = randomUUID();
     // The token is signed while the row is written (it is handed out only once the row is there).
     const [, pendingToken] = await Promise.all([
-      challenges.add(
-        {
-          id: challengeId,
-          userId: user.id,
-          channels,
-          purpose: purpose.kind,
-          sessionId: purpose.sessionId ?? null,
-          phoneNumber: purpose.phoneNumber ?? null,
-          createdAt: now,
-          expiresAt,
-        },
-        event && ((change, values) => audit.recordWith(change, values, event, 'unflushed')),
-      ),
+      challenges.add({
+        id: challengeId,
+        userId: user.id,
+        channels,
+        purpose: purpose.kind,
+        sessionId: purpose.sessionId ?? null,
+        phoneNumber: purpose.phoneNumber ?? null,
+        createdAt: now,
+        expiresAt,
+      }),
       afterStatementsSent().then(() => tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind })),
     ]);
     return { pendingToken, expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
+  }
+
+  /**
+   * A sign-in challenge opened before the caller knows it is wanted: login writes it and signs its
+   * token while bcrypt compares the password, and answers once the compare does. Until `result` is
+   * handed out the row is inert: nothing can name it without the token, and no count or limit reads
+   * a challenge that has sent nothing. `withdraw` (the password did not match, or the attempt was
+   * refused) deletes it once its insert has settled, without being awaited: the answer must not
+   * wait on it, or a wrong password would answer later than an unknown email, which opens nothing.
+   */
+  openAhead(user: UserRecord, channels: Channel[]): OpenedAhead {
+    const challengeId = randomUUID();
+    const result = this.open(user, channels, { kind: ChallengePurpose.SignIn }, challengeId);
+    result.catch(() => {}); // awaited by whoever takes `result`; withdrawn otherwise
+    return {
+      result,
+      withdraw: () => {
+        void result
+          .catch(() => {})
+          .then(() => this.deps.challenges.remove(challengeId))
+          .catch((err: unknown) => this.deps.logger.warn({ err }, 'a challenge opened ahead of a failed login was not deleted (it expires unused)'));
+      },
+    };
   }
 
   /** `locale` (BCP 47, optional) asks the provider for the SMS language. */

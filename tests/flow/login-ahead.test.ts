@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { queryDatabase } from '../support/database';
+import { codeOf } from '../support/graphql-client';
+import { LOGIN, REQUEST_OTP } from '../support/operations';
+import { useTestApp } from '../support/test-app';
+
+/**
+ * Login writes its challenge and signs the pending token while bcrypt compares the password
+ * (`OtpService.openAhead`), and answers once the compare does: the row is handed out for a
+ * matching password and withdrawn (deleted, after the answer) for any other outcome.
+ */
+describe('the challenge login opens while it compares the password', () => {
+  const t = useTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '3/900', RATE_LIMIT_LOGIN_PER_EMAIL_CEILING: '4/86400', TRUST_PROXY: 'loopback' });
+  const login = (email: string, password: string, ip = '192.0.2.10') => t.gql(LOGIN, { input: { email, password } }, { 'x-forwarded-for': ip });
+
+  const challengesOf = async (email: string) =>
+    Number(
+      (
+        await queryDatabase<{ n: string }>(
+          t.databaseUrl,
+          'select count(*) as n from otp_challenge c join app_user u on u.id = c.user_id where u.email = $1',
+          [email],
+        )
+      )[0].n,
+    );
+  const eventsOf = async (email: string) =>
+    (
+      await queryDatabase<{ type: string }>(
+        t.databaseUrl,
+        'select e.type from auth_event e join app_user u on u.id = e.user_id where u.email = $1 order by e.seq',
+        [email],
+      )
+    ).map((row) => row.type);
+
+  /** The withdrawal is not awaited by the answer: wait (briefly) for the count to come back, then make sure it stays. */
+  async function settlesAt(email: string, expected: number): Promise<number> {
+    let count = -1;
+    for (let i = 0; i < 50 && count !== expected; i++) {
+      if (i > 0) await sleep(20);
+      count = await challengesOf(email);
+    }
+    await sleep(50);
+    return challengesOf(email);
+  }
+
+  it('withdraws it for a wrong password: no challenge is left and only LOGIN_FAILED is recorded', async () => {
+    const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.10' });
+    const before = await challengesOf(user.email);
+    for (let i = 0; i < 3; i++) expect(codeOf(await login(user.email, `wrong password ${i}`))).toBe('INVALID_CREDENTIALS');
+    expect(await settlesAt(user.email, before)).toBe(before);
+    await expect.poll(() => eventsOf(user.email)).toEqual(['REGISTERED', 'OTP_SENT', 'OTP_VERIFIED', 'LOGIN_FAILED', 'LOGIN_FAILED', 'LOGIN_FAILED']);
+  });
+
+  it('withdraws it when the per-email ceiling refuses the attempt after the compare, even for the right password', async () => {
+    const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.20' });
+    const before = await challengesOf(user.email);
+    // New networks each: the ceiling (4 a day) is taken while the password is compared.
+    for (let i = 0; i < 4; i++) expect(codeOf(await login(user.email, 'wrong password', `203.0.113.${10 + i}`))).toBe('INVALID_CREDENTIALS');
+    const refused = await login(user.email, user.password, '203.0.113.20');
+    expect(codeOf(refused)).toBe('RATE_LIMITED');
+    expect(await settlesAt(user.email, before)).toBe(before);
+    expect(await eventsOf(user.email)).not.toContain('LOGIN_SUCCEEDED');
+  });
+
+  it('hands it out for the right password: a code can be asked for at once, and LOGIN_SUCCEEDED is recorded', async () => {
+    const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.30' });
+    const before = await challengesOf(user.email);
+    const answered = await login(user.email, user.password, '192.0.2.30');
+    const pendingToken = answered.data!.login.pendingToken;
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken } })).errors).toBeUndefined();
+    expect(await settlesAt(user.email, before + 1)).toBe(before + 1);
+    await expect.poll(() => eventsOf(user.email)).toEqual(['REGISTERED', 'OTP_SENT', 'OTP_VERIFIED', 'LOGIN_SUCCEEDED', 'OTP_SENT']);
+  });
+});
