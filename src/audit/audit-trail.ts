@@ -19,6 +19,17 @@ export interface AuditEntry {
   detail?: string;
 }
 
+/**
+ * `flushed` answers once the event is on disk. `unflushed` answers once it is committed, visible to
+ * every reader, but not yet flushed from PostgreSQL's write-ahead log buffers (synchronous_commit
+ * off for this statement's transaction), about 0.4 ms sooner here, and without the flush's disk
+ * wait: for an event about a pending challenge (a login's accepted password, a code sent), which
+ * shares the challenge's fate. Challenges live in an unlogged table that a PostgreSQL crash
+ * empties, and their events may go with them: those committed within the last 0.6 s of a crash
+ * (three wal_writer_delay). Outside a transaction only; in one, the transaction's commit decides.
+ */
+export type Commit = 'flushed' | 'unflushed';
+
 export interface AuthEventPage {
   events: Array<{ cursor: string; event: AuthEvent }>;
   hasNextPage: boolean;
@@ -35,6 +46,18 @@ const insertEvent = (first: number) =>
   `insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map((_, i) => `$${first + i}`).join(', ')})`;
 
 const INSERT_EVENT: Statement = { name: 'auth_event_insert', text: insertEvent(1) };
+
+/**
+ * A FROM item that turns off waiting for the write-ahead log's flush at its statement's commit.
+ * set_config(…, true) is SET LOCAL: it holds until the statement's own (implicit) transaction commits.
+ */
+const UNFLUSHED = `(select set_config('synchronous_commit', 'off', true)) as unflushed`;
+
+/** `INSERT_EVENT` committed without waiting for the flush (`AuditTrail.record`'s `unflushed`). */
+const INSERT_EVENT_UNFLUSHED: Statement = {
+  name: 'auth_event_insert_unflushed',
+  text: `with event as (${insertEvent(1)}) select 1 from ${UNFLUSHED}`,
+};
 
 /**
  * An event as CTE `event` of a statement that makes the change it records: written once per row of
@@ -71,14 +94,14 @@ export class AuditTrail {
 
   constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger }) {}
 
-  async record(entry: AuditEntry): Promise<void> {
+  async record(entry: AuditEntry, commit: Commit = 'flushed'): Promise<void> {
     const { em } = this.deps;
     // A plain insert, outside the unit of work: it must not flush (or be flushed with) anything else.
     const sql = sqlOf(em);
     const inTransaction = transactionOf(em) !== undefined;
     try {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
-      await queryPrepared(sql, INSERT_EVENT, this.valuesOf(entry));
+      await queryPrepared(sql, commit === 'unflushed' && !inTransaction ? INSERT_EVENT_UNFLUSHED : INSERT_EVENT, this.valuesOf(entry));
     } catch (err) {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.rollback, []).catch(() => {});
       this.lost(entry, err);
@@ -92,15 +115,9 @@ export class AuditTrail {
    * statement would abort it), the change and then `record`. Answers the change's rows. (A change
    * that is itself a WITH list takes its event as one more CTE: `eventAfter`.)
    *
-   * `commit`: `flushed` (the default) answers once the event is on disk. `unflushed` answers once
-   * it is committed, visible to every reader, but not yet flushed from PostgreSQL's write-ahead log
-   * buffers (synchronous_commit off for this statement's transaction), about 0.4 ms sooner here: for
-   * an event about a pending challenge (a code sent), which shares the
-   * challenge's fate. Challenges live in an unlogged table that a PostgreSQL crash empties, and
-   * their events may go with them: those committed within the last 0.6 s of a crash (three
-   * wal_writer_delay). Outside a transaction only; in one, the transaction's commit decides.
+   * `commit`: as `record`'s.
    */
-  async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry, commit: 'flushed' | 'unflushed' = 'flushed'): Promise<Row[]> {
+  async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry, commit: Commit = 'flushed'): Promise<Row[]> {
     const { em } = this.deps;
     if (transactionOf(em) !== undefined) {
       const rows = await queryIn<Row>(em, change, values);
@@ -110,8 +127,7 @@ export class AuditTrail {
     const name = commit === 'flushed' ? `${change.name}+event` : `${change.name}+event unflushed`;
     let withEvent = this.withEvent.get(name);
     if (!withEvent) {
-      // set_config(…, true) is SET LOCAL: it holds until the statement's own (implicit) transaction commits.
-      const from = commit === 'flushed' ? 'change' : `change, (select set_config('synchronous_commit', 'off', true)) as unflushed`;
+      const from = commit === 'flushed' ? 'change' : `change, ${UNFLUSHED}`;
       withEvent = { name, text: `with change as (${change.text}), event as (${insertEvent(values.length + 1)}) select change.* from ${from}` };
       this.withEvent.set(name, withEvent);
     }

@@ -87,17 +87,18 @@ export class AuthService {
         },
       );
       if (!user || !matches) {
-        // Known emails only (an unknown one has no user to record it for), and not awaited: the
-        // answer must take as long for an unknown email as for a known one. `record` never throws.
-        if (user) void audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' });
+        // Known emails only (an unknown one has no user to record it for), and after the answer:
+        // it must take as long for an unknown email as for a known one. `record` never throws.
+        if (user) afterAnswer(() => audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' }));
         throw new AppError('INVALID_CREDENTIALS');
       }
       const pending = await opened!.result;
-      // After the answer, as LOGIN_FAILED: its own statement would otherwise be the one login waits for.
-      void audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client });
+      // After the answer, as LOGIN_FAILED: its own statement would otherwise be the one login waits
+      // for. Unflushed: it is about the pending challenge, whose fate it shares (AuditTrail's Commit).
+      afterAnswer(() => audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client }, 'unflushed'));
       return pending;
     } catch (error) {
-      opened?.withdraw();
+      if (opened) afterAnswer(opened.withdraw);
       throw error;
     }
   }
@@ -134,4 +135,13 @@ export class AuthService {
       return { account: { user: await users.findByEmail(email), knownNetwork: false } };
     }
   }
+}
+
+/**
+ * `work` once the answer is written: Apollo writes it in the same turn of the event loop as the
+ * resolver returns (microtasks only), and `setImmediate` runs after that turn. Not even its
+ * statement's send then delays the answer, nor makes a known email's answer slower than an unknown one's.
+ */
+function afterAnswer(work: () => unknown): void {
+  setImmediate(work);
 }
