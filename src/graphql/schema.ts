@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { GraphQLSchema } from 'graphql';
+import { type GraphQLSchema, specifiedDirectives } from 'graphql';
 import { type AuthChecker, type BuildSchemaOptions, buildSchema } from 'type-graphql';
 import type { RateLimitPolicy, Window } from '../config/config';
 import { applyRateLimits, rateLimitDirectiveDefinitions } from '../rate-limits/directives';
@@ -35,7 +35,8 @@ export const RESOLVERS = [AuthResolver, OtpResolver, SessionResolver, AccountRes
 export function schemaOptions(policies: Record<RateLimitPolicy, Window>) {
   return {
     resolvers: RESOLVERS,
-    directives: rateLimitDirectiveDefinitions(policies),
+    // Given directives replace graphql-js's own: @include, @skip, @deprecated and @specifiedBy stay.
+    directives: [...specifiedDirectives, ...rateLimitDirectiveDefinitions(policies)],
     // Inputs are validated by the services, which know which code each failure deserves.
     validate: false,
   } satisfies BuildSchemaOptions;

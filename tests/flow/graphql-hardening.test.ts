@@ -54,6 +54,24 @@ describe('GraphQL hardening', () => {
     expect(JSON.parse(broken.body).errors[0].extensions.code).toBe('BAD_REQUEST');
   });
 
+  it("keeps GraphQL's own directives beside the rate-limit ones: @include and @skip select by variables", async () => {
+    const picked = await t.gql(
+      'query ($yes: Boolean!, $no: Boolean!) { a: __typename @include(if: $yes) b: __typename @skip(if: $yes) c: __typename @include(if: $no) }',
+      {
+        yes: true,
+        no: false,
+      },
+    );
+    expect(picked).toMatchObject({ data: { a: 'Query' } });
+    expect(picked.errors).toBeUndefined();
+    expect(Object.keys(picked.data ?? {})).toEqual(['a']);
+    // A field left out is not resolved: `me` would answer UNAUTHENTICATED without a bearer.
+    const skipped = await t.gql('query ($signedIn: Boolean!) { __typename me @include(if: $signedIn) { id } }', { signedIn: false });
+    expect(skipped).toMatchObject({ data: { __typename: 'Query' } });
+    expect(skipped.errors).toBeUndefined();
+    expect(codeOf(await t.gql('query ($signedIn: Boolean!) { me @include(if: $signedIn) { id } }', { signedIn: true }))).toBe('UNAUTHENTICATED');
+  });
+
   it('offers introspection and the Sandbox landing page outside production', async () => {
     expect((await t.gql('{ __schema { queryType { name } } }')).data).toBeTruthy();
     const page = await fetch(t.app.url, { headers: { accept: 'text/html' } });
