@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { queryIn, queryPrepared, sqlOf, type Statement, transactionOf } from '../db/prepared';
+import { queryIn, queryPrepared, SQLSTATE, sqlOf, sqlStateOf, type Statement, transactionOf } from '../db/prepared';
 import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
@@ -103,6 +103,10 @@ export class AuditTrail {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
       await queryPrepared(sql, commit === 'unflushed' && !inTransaction ? INSERT_EVENT_UNFLUSHED : INSERT_EVENT, this.valuesOf(entry));
     } catch (err) {
+      // A deadlock's victim inside a transaction fails the transaction, which runs again whole
+      // (`retryingDeadlocks`), event included: rolled back to the savepoint, the change committed
+      // without its event (attack review: a refresh racing a phone change on one session).
+      if (inTransaction && sqlStateOf(err) === SQLSTATE.deadlockDetected) throw err;
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.rollback, []).catch(() => {});
       this.lost(entry, err);
     }

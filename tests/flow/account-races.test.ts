@@ -137,6 +137,36 @@ describe('deleting an account while its session is refreshed (attack review)', (
   });
 });
 
+describe('an audit event that loses a deadlock (attack review)', () => {
+  const t = useTestApp();
+
+  // Regression: refreshSession locks its session, then (its event's foreign key) the user's row;
+  // startPhoneNumberChange locks the user's row, then (its challenge's foreign key) the session.
+  // When PostgreSQL picked the event's insert as the victim, its savepoint swallowed the deadlock
+  // and the refresh committed without SESSION_REFRESHED (4 of 25 in the review).
+  it('runs the whole transaction again: every refresh that answered has its SESSION_REFRESHED', async () => {
+    let s = await t.signUp();
+    let refreshed = 0;
+    for (let round = 0; round < 25; round++) {
+      const [refresh, change] = await Promise.all([
+        t.gql(REFRESH_SESSION, { input: { refreshToken: s.refreshToken } }),
+        t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: freshNumber() } }, bearer(s)),
+      ]);
+      expectNoServerError([refresh, change]);
+      expect(refresh.data?.refreshSession).toBeTruthy();
+      s = { ...s, ...refresh.data!.refreshSession };
+      refreshed++;
+    }
+    const events = await queryDatabase<{ n: string }>(
+      t.databaseUrl,
+      `select count(*) as n from auth_event e join app_user u on u.id = e.user_id where u.email = $1 and e.type = 'SESSION_REFRESHED'`,
+      [s.user.email],
+    );
+    expect(Number(events[0].n)).toBe(refreshed);
+    expect(t.logs.join('\n')).not.toContain('audit event could not be written');
+  });
+});
+
 describe('password checks of a signed-in user share login’s per-email budget', () => {
   const t = useTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL: '3/900' });
 
