@@ -65,10 +65,23 @@ const NUMBER = {
   },
 } satisfies Record<string, Statement>;
 
+const CHALLENGE_COLUMNS = 'id, user_id, purpose, session_id, phone_number, channels, expires_at, created_at';
+
 const INSERT: Statement = {
   name: 'otp_challenge_insert',
-  text: `insert into otp_challenge (id, user_id, purpose, session_id, phone_number, channels, expires_at, created_at)
-    values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+  text: `insert into otp_challenge (${CHALLENGE_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+};
+
+/**
+ * `INSERT` only while the user's password hash is still $9, the user's row held (FOR SHARE) until
+ * the insert commits: a password change either commits first (no row) or waits for this one and
+ * then deletes it with the account's other pending sign-ins.
+ */
+const INSERT_WHILE_PASSWORD: Statement = {
+  name: 'otp_challenge_insert_while_password',
+  text: `insert into otp_challenge (${CHALLENGE_COLUMNS})
+    select $1, $2, $3, $4, $5, $6, $7, $8 from app_user u where u.id = $2 and u.password_hash = $9 for share
+    returning id`,
 };
 
 const DELETE: Statement = { name: 'otp_challenge_delete', text: 'delete from otp_challenge where id = $1' };
@@ -244,19 +257,30 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
     return this.em.map(OtpChallenge, row.challenge);
   }
 
-  /** A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it). */
-  async add(challenge: {
-    id: string;
-    userId: string;
-    purpose: ChallengePurpose;
-    sessionId: string | null;
-    phoneNumber: string | null;
-    channels: Channel[];
-    createdAt: Date;
-    expiresAt: Date;
-  }): Promise<void> {
+  /**
+   * A new challenge, pending, nothing sent: one INSERT (nothing else in the request changes it).
+   * With `whilePasswordHash`, only if that is still the user's password hash: answers whether it was written.
+   */
+  async add(
+    challenge: {
+      id: string;
+      userId: string;
+      purpose: ChallengePurpose;
+      sessionId: string | null;
+      phoneNumber: string | null;
+      channels: Channel[];
+      createdAt: Date;
+      expiresAt: Date;
+    },
+    whilePasswordHash?: string,
+  ): Promise<boolean> {
     const { id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt } = challenge;
-    await queryIn(this.em, INSERT, [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt]);
+    const values = [id, userId, purpose, sessionId, phoneNumber, channels, expiresAt, createdAt];
+    const rows =
+      whilePasswordHash === undefined
+        ? await queryIn(this.em, INSERT, values)
+        : await queryIn(this.em, INSERT_WHILE_PASSWORD, [...values, whilePasswordHash]);
+    return rows.length > 0;
   }
 
   /** A challenge that was never handed out (`OtpService.openAhead`): gone, whatever its state. */

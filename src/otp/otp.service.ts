@@ -100,26 +100,35 @@ export class OtpService {
     user: UserRecord,
     channels: Channel[],
     purpose: { kind: ChallengePurpose; sessionId?: string; phoneNumber?: string } = { kind: ChallengePurpose.SignIn },
-    challengeId: string = randomUUID(),
+    /** `openAhead`'s: the id it may withdraw, and the password hash the row is written under. */
+    ahead?: { challengeId: string; passwordHash: string },
   ): Promise<PendingAuthResult> {
     const { challenges, tokens, clock, limits } = this.deps;
+    const challengeId = ahead?.challengeId ?? randomUUID();
     // Whole seconds, as in the token's `exp`: the advertised expiry is then exactly the token's.
     const now = wholeSeconds(clock.now());
     const expiresAt = addSeconds(now, limits.pendingTokenTtlSeconds);
     // The token is signed while the row is written (it is handed out only once the row is there).
-    const [, pendingToken] = await Promise.all([
-      challenges.add({
-        id: challengeId,
-        userId: user.id,
-        channels,
-        purpose: purpose.kind,
-        sessionId: purpose.sessionId ?? null,
-        phoneNumber: purpose.phoneNumber ?? null,
-        createdAt: now,
-        expiresAt,
-      }),
+    const [written, pendingToken] = await Promise.all([
+      challenges.add(
+        {
+          id: challengeId,
+          userId: user.id,
+          channels,
+          purpose: purpose.kind,
+          sessionId: purpose.sessionId ?? null,
+          phoneNumber: purpose.phoneNumber ?? null,
+          createdAt: now,
+          expiresAt,
+        },
+        ahead?.passwordHash,
+      ),
       afterStatementsSent().then(() => tokens.issuePending({ userId: user.id, challengeId, expiresAt, purpose: purpose.kind })),
     ]);
+    if (!written) {
+      // The password changed (or the account went) since login read the hash it compared.
+      throw new AppError('INVALID_CREDENTIALS', { cause: new Error('the password compared is no longer the account’s') });
+    }
     return { pendingToken, expiresAt, phoneNumberHint: maskPhone(purpose.phoneNumber ?? user.phoneNumber), channels };
   }
 
@@ -130,10 +139,14 @@ export class OtpService {
    * a challenge that has sent nothing. `withdraw` (the password did not match, or the attempt was
    * refused) deletes it once its insert has settled, without being awaited: the answer must not
    * wait on it, or a wrong password would answer later than an unknown email, which opens nothing.
+   * The row is written only while `user.passwordHash` (the hash compared) is still the account's:
+   * a password change that commits first leaves `result` answering INVALID_CREDENTIALS, one that
+   * commits after deletes the row with the other pending sign-ins (attack review: a login begun with
+   * the old password, its challenge inserted after the compare, outlived the change).
    */
   openAhead(user: UserRecord, channels: Channel[]): OpenedAhead {
     const challengeId = randomUUID();
-    const result = this.open(user, channels, { kind: ChallengePurpose.SignIn }, challengeId);
+    const result = this.open(user, channels, { kind: ChallengePurpose.SignIn }, { challengeId, passwordHash: user.passwordHash });
     result.catch(() => {}); // awaited by whoever takes `result`; withdrawn otherwise
     return {
       result,

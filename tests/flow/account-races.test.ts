@@ -44,6 +44,25 @@ describe('account changes racing each other and sign-ins (attack review)', () =>
     expect((await t.gql(SESSIONS, {}, bearer(s))).data!.sessions).toHaveLength(1);
   });
 
+  // Regression (attack review): a login with the old password whose compare overlapped the change
+  // inserted its challenge after the change had deleted the pending ones, and signed in. Whatever
+  // the order, a login with the old password ends with no usable challenge once the change answered.
+  it('leaves no usable sign-in to a login with the old password racing the change', async () => {
+    for (let round = 0; round < 12; round++) {
+      const s = await t.signUp();
+      const [changed, login] = await Promise.all([
+        t.gql(CHANGE_PASSWORD, { input: { currentPassword: s.user.password, newPassword: 'a brand new passphrase' } }, bearer(s)),
+        new Promise((resolve) => setTimeout(resolve, round % 4)).then(() =>
+          t.gql(LOGIN, { input: { email: s.user.email, password: s.user.password } }),
+        ),
+      ]);
+      expect(changed.data?.changePassword).toBe(true);
+      const pendingToken = login.data?.login?.pendingToken;
+      if (pendingToken) expect(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken } }))).toBe('UNAUTHENTICATED');
+      else expect(codeOf(login)).toBe('INVALID_CREDENTIALS');
+    }
+  });
+
   // Regression: codes already sent to the old number still signed in (or stepped up) after the number changed.
   it('kills codes sent to the old number once the new number is confirmed', async () => {
     const s = await t.signUp();
