@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { queryIn, queryPrepared, SQLSTATE, sqlOf, sqlStateOf, type Statement, transactionOf } from '../db/prepared';
+import { queryIn, queryPrepared, SQLSTATE, sqlOf, sqlStateOf, type Statement, transactionOf, UNFLUSHED } from '../db/prepared';
 import type { Logger } from 'pino';
 import { badInput } from '../errors/app-error';
 import type { ClientInfo } from '../http/client-info';
@@ -46,12 +46,6 @@ const insertEvent = (first: number) =>
   `insert into auth_event (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map((_, i) => `$${first + i}`).join(', ')})`;
 
 const INSERT_EVENT: Statement = { name: 'auth_event_insert', text: insertEvent(1) };
-
-/**
- * A FROM item that turns off waiting for the write-ahead log's flush at its statement's commit.
- * set_config(…, true) is SET LOCAL: it holds until the statement's own (implicit) transaction commits.
- */
-const UNFLUSHED = `(select set_config('synchronous_commit', 'off', true)) as unflushed`;
 
 /** `INSERT_EVENT` committed without waiting for the flush (`AuditTrail.record`'s `unflushed`). */
 const INSERT_EVENT_UNFLUSHED: Statement = {

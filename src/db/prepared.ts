@@ -85,6 +85,13 @@ export async function retryingDeadlocks<T>(em: EntityManager, attempt: () => Pro
   }
 }
 
+/**
+ * A FROM item that turns off waiting for the write-ahead log's flush at its statement's commit, for
+ * statements whose logged writes need no durability of their own (see AuditTrail's `Commit`).
+ * set_config(…, true) is SET LOCAL: it holds until the statement's own (implicit) transaction commits.
+ */
+export const UNFLUSHED = `(select set_config('synchronous_commit', 'off', true)) as unflushed`;
+
 /** Runs a statement somewhere: `queryIn` for an EntityManager, or with an audit event (`AuditTrail.recordWith`). */
 export type StatementRunner = <Row>(statement: Statement, values: unknown[]) => Promise<Row[]>;
 

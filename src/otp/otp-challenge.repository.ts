@@ -1,5 +1,5 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
-import { queryIn, type Statement, type StatementRunner } from '../db/prepared';
+import { queryIn, type Statement, type StatementRunner, UNFLUSHED } from '../db/prepared';
 import { AuthSession } from '../sessions/session.entity';
 import { addSeconds } from '../time/clock';
 import type { Channel } from '../phones/phone-policy';
@@ -75,13 +75,17 @@ const INSERT: Statement = {
 /**
  * `INSERT` only while the user's password hash is still $9, the user's row held (FOR SHARE) until
  * the insert commits: a password change either commits first (no row) or waits for this one and
- * then deletes it with the account's other pending sign-ins.
+ * then deletes it with the account's other pending sign-ins. A row lock is written to the
+ * write-ahead log, which would make the commit wait for a flush that neither the lock nor the
+ * unlogged challenge needs: synchronous_commit is off for this statement's transaction.
  */
 const INSERT_WHILE_PASSWORD: Statement = {
   name: 'otp_challenge_insert_while_password',
-  text: `insert into otp_challenge (${CHALLENGE_COLUMNS})
-    select $1, $2, $3, $4, $5, $6, $7, $8 from app_user u where u.id = $2 and u.password_hash = $9 for share
-    returning id`,
+  text: `with c as (
+      insert into otp_challenge (${CHALLENGE_COLUMNS})
+      select $1, $2, $3, $4, $5, $6, $7, $8 from app_user u where u.id = $2 and u.password_hash = $9 for share
+      returning id)
+    select c.id from c, ${UNFLUSHED}`,
 };
 
 const DELETE: Statement = { name: 'otp_challenge_delete', text: 'delete from otp_challenge where id = $1' };
