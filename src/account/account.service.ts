@@ -68,6 +68,7 @@ export class AccountService {
     await sessions.requireRecentSecondFactor(viewer);
     const createdAt = clock.now();
     const codes = await inTransaction(users.getEntityManager(), async () => {
+      await sessions.holdViewer(viewer);
       await users.lock(viewer.userId);
       const fresh = await recoveryCodes.regenerate(viewer.userId, createdAt);
       await audit.record({ type: AuthEventType.RECOVERY_CODES_REGENERATED, userId: viewer.userId, sessionId: viewer.sessionId, client });
@@ -88,6 +89,7 @@ export class AccountService {
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
     await inTransaction(users.getEntityManager(), async (tx) => {
+      await sessions.holdViewer(viewer);
       await users.nativeUpdate({ id: viewer.userId }, { passwordHash, updatedAt: now });
       // Sign-ins begun with the old password die with it: their codes must not open a session now.
       await tx.nativeDelete(OtpChallenge, { user: viewer.userId, purpose: ChallengePurpose.SignIn, status: ChallengeStatus.Pending });
@@ -103,9 +105,9 @@ export class AccountService {
     await sessions.requireRecentSecondFactor(viewer);
     await this.checkPassword(viewer, password, client);
     // Sessions, refresh tokens, challenges, recovery codes and audit events go by cascade; the
-    // sessions are locked first, in the order a refresh takes its locks.
+    // sessions are locked first, in the order a refresh takes its locks, the caller's still live.
     await inTransaction(users.getEntityManager(), async (tx) => {
-      await sessions.holdAllOf(viewer.userId);
+      await sessions.holdAllOf(viewer);
       await tx.nativeDelete(User, { id: viewer.userId });
     });
     await Promise.all([wrongCodesPerUser.forget(viewer.userId), passwordAttempts.forget(viewer.user.emailCanonical)]);

@@ -134,8 +134,12 @@ export class SessionRepository extends EntityRepository<AuthSession> {
    * Deleting the account takes them before the user's row, as a refresh takes its session before
    * its writes lock the user's row: the two take turns instead of deadlocking.
    */
-  async lockAllOf(userId: string): Promise<void> {
-    await this.em.execute('select id from auth_session where user_id = ? order by id for update', [userId]);
+  async lockAllOf(userId: string, now: Date): Promise<{ live: string[] }> {
+    const rows: Array<{ id: string; live: boolean }> = await this.em.execute(
+      'select id, expires_at > ? and idle_expires_at > ? as live from auth_session where user_id = ? order by id for update',
+      [now, now, userId],
+    );
+    return { live: rows.filter((row) => row.live).map((row) => row.id) };
   }
 
   /** A live session of the user, its row locked until the transaction ends (step-up, phone change). */

@@ -223,11 +223,25 @@ export class SessionService {
   }
 
   /**
-   * Holds every session of the user until the caller's transaction ends: deleting the account
-   * takes them before the user's row, in the order a refresh takes its locks (see `lockAllOf`).
+   * Holds every session of the viewer's user until the caller's transaction ends: deleting the
+   * account takes them before the user's row, in the order a refresh takes its locks (see
+   * `lockAllOf`). UNAUTHENTICATED when the viewer's own session ended since the request began.
    */
-  holdAllOf(userId: string): Promise<void> {
-    return this.deps.sessions.lockAllOf(userId);
+  async holdAllOf(viewer: Viewer): Promise<void> {
+    const { live } = await this.deps.sessions.lockAllOf(viewer.userId, this.deps.clock.now());
+    if (!live.includes(viewer.sessionId)) throw sessionEnded();
+  }
+
+  /**
+   * Holds the viewer's session until the caller's transaction ends, or UNAUTHENTICATED when it
+   * ended since the request began (logout, a revocation, a password change elsewhere): a change
+   * that began with a session must not commit after it ended (attack review: a revoked session's
+   * changePassword, a bcrypt compare long, committed and ended the session that revoked it). Taken
+   * first in the transaction, as a refresh takes its session before the user's row.
+   */
+  async holdViewer(viewer: Viewer): Promise<void> {
+    const session = await this.deps.sessions.lockLive(viewer.sessionId, viewer.userId, this.deps.clock.now());
+    if (!session) throw sessionEnded();
   }
 
   private async endRecorded(where: { userId: string; sessionId?: string; except?: string }, client: ClientInfo, detail: string): Promise<string[]> {
@@ -289,4 +303,8 @@ export class SessionService {
  */
 function canMintTokens(session: AuthSession, now: Date): boolean {
   return wholeSeconds(earliest(session.expiresAt, session.idleExpiresAt)) > now;
+}
+
+function sessionEnded(): AppError {
+  return new AppError('UNAUTHENTICATED', { cause: new Error('the session ended while the request ran') });
 }

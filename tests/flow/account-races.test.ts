@@ -6,11 +6,14 @@ import {
   CHANGE_PASSWORD,
   DELETE_ACCOUNT,
   LOGIN,
+  LOGOUT_EVERYWHERE,
+  ME,
   ME_WITH_RECOVERY,
   REAUTHENTICATE,
   REFRESH_SESSION,
   REGENERATE_RECOVERY_CODES,
   REQUEST_OTP,
+  REVOKE_SESSION,
   SESSIONS,
   START_PHONE_NUMBER_CHANGE,
   VERIFY_OTP,
@@ -153,6 +156,36 @@ describe('deleting an account while its session is refreshed (attack review)', (
       expect(await queryDatabase(t.databaseUrl, 'select id from app_user where email = $1', [s.user.email])).toHaveLength(0);
       expect(t.logs.join('\n')).not.toContain('deadlock');
     }
+  });
+});
+
+describe('a session that ends while its change runs (attack review)', () => {
+  // A compare at cost 11 takes about 0.1 s here, a revocation a few milliseconds: the session ends
+  // while the change is still comparing (and, for changePassword, hashing) the password.
+  const t = useTestApp({ BCRYPT_COST: '11' });
+
+  it('refuses changePassword from a session revoked meanwhile: the password stays, the revoker stays signed in', async () => {
+    const thief = await t.signUp();
+    const owner = await t.signIn(thief.user);
+    const changing = t.gql(
+      CHANGE_PASSWORD,
+      { input: { currentPassword: thief.user.password, newPassword: 'the thief’s passphrase' } },
+      bearer(thief),
+    );
+    expect((await t.gql(REVOKE_SESSION, { input: { sessionId: thief.session.id } }, bearer(owner))).data?.revokeSession).toBe(true);
+    expect(codeOf(await changing)).toBe('UNAUTHENTICATED');
+    expect((await t.gql(ME, {}, bearer(owner))).data?.me.email).toBe(thief.user.email);
+    expect(codeOf(await t.gql(LOGIN, { input: { email: thief.user.email, password: 'the thief’s passphrase' } }))).toBe('INVALID_CREDENTIALS');
+    expect((await t.gql(LOGIN, { input: { email: thief.user.email, password: thief.user.password } })).data?.login.pendingToken).toBeTruthy();
+  });
+
+  it('refuses deleteAccount from a session ended by logoutEverywhere meanwhile: the account stays', async () => {
+    const thief = await t.signUp();
+    const owner = await t.signIn(thief.user);
+    const deleting = t.gql(DELETE_ACCOUNT, { input: { password: thief.user.password } }, bearer(thief));
+    expect((await t.gql(LOGOUT_EVERYWHERE, {}, bearer(owner))).data?.logoutEverywhere).toBe(2);
+    expect(codeOf(await deleting)).toBe('UNAUTHENTICATED');
+    expect(await queryDatabase(t.databaseUrl, 'select id from app_user where email = $1', [thief.user.email])).toHaveLength(1);
   });
 });
 
