@@ -186,6 +186,7 @@ export class TokenService {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new AppError('UNAUTHENTICATED');
     }
+    if (!isCanonicalCompact(token)) throw new AppError('UNAUTHENTICATED', { cause: new Error('not a canonical compact JWS') });
     try {
       const { payload } = await jwtVerify(token, (header) => this.keyFor(header), {
         algorithms: ['EdDSA', 'ES256'],
@@ -210,6 +211,22 @@ export class TokenService {
     return key.publicKey;
   }
 }
+
+/**
+ * Three base64url segments, each exactly as it encodes again (no padding, no stray bits in the last
+ * character): jose decodes leniently, so the same signed token had other spellings that verified
+ * too (attack review: `==` appended to the signature). One token, one string, for anything that
+ * compares tokens as strings (the verified-token memo, a client's or a proxy's deny list).
+ */
+export function isCanonicalCompact(token: string): boolean {
+  const segments = token.split('.');
+  return (
+    segments.length === 3 &&
+    segments.every((segment) => BASE64URL.test(segment) && Buffer.from(segment, 'base64url').toString('base64url') === segment)
+  );
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** A token's `exp` (whole seconds), in milliseconds. */
 function expiryMs(expiresAt: Date): number {
