@@ -235,7 +235,6 @@ export class OtpService {
     const latestSend = sent ?? (await this.reload(challenge.id));
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
     this.deps.metrics.codeSent(channel, phoneNumber);
-    await sendGuard.sent(send);
     return { channel, expiresAt: earliest(codeExpiresAt, latestSend.expiresAt), locale: usedLocale, ...this.resendState(latestSend, now) };
   }
 

@@ -45,19 +45,27 @@ export class PumpingGuard {
     private readonly metrics: Pick<Metrics, 'limiterRefusal'>,
   ) {}
 
-  /** RATE_LIMITED when the number's country or prefix looks pumped. */
-  async check(e164: string): Promise<void> {
+  /**
+   * A send to a number not yet proven, counted at its country and prefix before it is judged
+   * (`release` gives it back should it not go out), or RATE_LIMITED, counting nothing, when either
+   * looks pumped. Counted first so that sends in flight together see each other: judged before
+   * they were counted (once Sinch had answered), 23 sends to one range at once all passed a guard
+   * that trips after 10 (attack review).
+   */
+  async reserve(e164: string): Promise<void> {
     const scopes = this.scopesOf(e164);
     const counts = await Promise.all(
-      scopes.map((scope) => Promise.all([this.counters.sends.get(scope.key), this.counters.conversions.get(scope.key)])),
+      scopes.map((scope) => Promise.all([this.counters.sends.consume(scope.key), this.counters.conversions.get(scope.key)])),
     );
     for (const [i, scope] of scopes.entries()) {
       const [sends, conversions] = counts[i];
-      const sent = sends?.consumedPoints ?? 0;
+      // Judged on the sends before this one, those still in flight included.
+      const sent = sends.consumedPoints - 1;
       const converted = Math.min(conversions?.consumedPoints ?? 0, sent);
       const unconverted = sent - converted;
       if (unconverted < scope.minUnconverted || converted / sent >= this.settings.minConversionRate) continue;
-      const retryAfterSeconds = Math.max(1, Math.ceil((sends?.msBeforeNext ?? this.settings.windowSeconds * 1000) / 1000));
+      const retryAfterSeconds = Math.max(1, Math.ceil((sends.msBeforeNext || this.settings.windowSeconds * 1000) / 1000));
+      await this.release(e164);
       this.warnTripped(scope, { sent, converted, retryAfterSeconds });
       this.metrics.limiterRefusal(scope.name === 'country' ? 'pumpingPerCountry' : 'pumpingPerPrefix');
       throw new AppError('RATE_LIMITED', {
@@ -67,9 +75,9 @@ export class PumpingGuard {
     }
   }
 
-  /** A code went out to a number not yet proven. */
-  async sent(e164: string): Promise<void> {
-    await Promise.all(this.scopesOf(e164).map((scope) => this.counters.sends.consume(scope.key)));
+  /** A reserved send that did not go out. */
+  async release(e164: string): Promise<void> {
+    await Promise.all(this.scopesOf(e164).map((scope) => this.counters.sends.reward(scope.key)));
   }
 
   /** A code sent to a number not yet proven came back: the number is real, and so is the send. */

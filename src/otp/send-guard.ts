@@ -21,8 +21,11 @@ export interface SendBudgets {
  * out a whole country's proven users. Codes to one number per window stay within twice the cap
  * (unproven + owners), whatever the number of accounts naming or proving it.
  */
-/** What a send took, budget by budget, for giving it back. */
-export type SendReceipt = Array<{ budget: Budget; identity: string; taken: Taken }>;
+/** What a send took, budget by budget (and, for a number not yet proven, the pumping guard's count), for giving it back. */
+export interface SendReceipt {
+  taken: Array<{ budget: Budget; identity: string; taken: Taken }>;
+  unproven?: string;
+}
 
 /** A send to `e164`; `verifiedOwner` is the user id when that user has proven the number. */
 export interface Send {
@@ -43,12 +46,12 @@ export class SendGuard {
   /** Takes one send from every budget covering this send, or none of them; the receipt gives them back. */
   async take(send: Send): Promise<SendReceipt> {
     // Numbers not yet proven are judged by how often codes to their country and range come back.
-    if (!send.verifiedOwner) await this.pumping.check(send.e164);
+    if (!send.verifiedOwner) await this.pumping.reserve(send.e164);
     // Taken all at once; if any refuses, the others are given back.
     const checks = this.checksFor(send);
     const results = await Promise.all(checks.map(([budget, identity]) => budget.take(identity)));
-    const receipt: SendReceipt = [];
-    for (const [i, taken] of results.entries()) if (taken.ok) receipt.push({ budget: checks[i][0], identity: checks[i][1], taken });
+    const receipt: SendReceipt = { taken: [], unproven: send.verifiedOwner ? undefined : send.e164 };
+    for (const [i, taken] of results.entries()) if (taken.ok) receipt.taken.push({ budget: checks[i][0], identity: checks[i][1], taken });
     const refused = results.findIndex((taken) => !taken.ok);
     if (refused === -1) return receipt;
     await this.giveBack(receipt);
@@ -58,11 +61,6 @@ export class SendGuard {
     throw new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds } });
   }
 
-  /** A code went out: counted against its destination's conversion rate when the number is not yet proven. */
-  async sent(send: Send): Promise<void> {
-    if (!send.verifiedOwner) await this.pumping.sent(send.e164);
-  }
-
   /** A code sent to a number not yet proven was verified. */
   converted(e164: string): Promise<void> {
     return this.pumping.converted(e164);
@@ -70,7 +68,10 @@ export class SendGuard {
 
   /** A send that did not happen costs nothing (in the windows it was taken from). */
   async giveBack(receipt: SendReceipt): Promise<void> {
-    await Promise.all(receipt.map(({ budget, identity, taken }) => budget.giveBack(identity, taken)));
+    await Promise.all([
+      ...receipt.taken.map(({ budget, identity, taken }) => budget.giveBack(identity, taken)),
+      receipt.unproven && this.pumping.release(receipt.unproven),
+    ]);
   }
 
   private checksFor({ e164, verifiedOwner }: Send): Array<[Budget, string, string]> {

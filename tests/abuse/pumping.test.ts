@@ -65,3 +65,23 @@ describe('the SMS pumping guard reads conversions', () => {
     expect(t.logs.filter((line) => line.includes('SMS pumping guard tripped for +44:'))).toHaveLength(1);
   });
 });
+
+describe('the SMS pumping guard under concurrent sends', () => {
+  const t = useTestApp(GUARD_DEFAULTS);
+
+  // Regression (attack review): the guard judged the counts before a send and counted the send once
+  // Sinch had answered, so sends in flight together all passed: 23 of 23 to one range, where the
+  // guard trips after 10 unconverted.
+  it('counts each send before judging the next: 25 sends to one range at once, 10 go out', async () => {
+    const pendingTokens: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const registered = await t.gql(REGISTER, { input: { ...newUser(), phoneNumber: `+33634${String(300_000 + i).slice(-6)}` } });
+      pendingTokens.push(registered.data!.register.pendingToken);
+    }
+    const answers = await Promise.all(pendingTokens.map((pendingToken) => t.gql(REQUEST_OTP, { input: { pendingToken } })));
+    const codes = answers.map((answer) => (answer.errors ? codeOf(answer) : 'SENT'));
+    expect(codes.filter((code) => code === 'SENT')).toHaveLength(10);
+    expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(15);
+    expect(t.logs.filter((line) => line.includes('SMS pumping guard tripped for +33 6343'))).toHaveLength(1);
+  });
+});
