@@ -77,7 +77,7 @@ export class AuthService {
           const matching = hasher.matches(rawPassword, user?.passwordHash);
           // The challenge is written and its token signed while the worker compares (the event
           // loop is idle meanwhile); handed out only if the password matches, withdrawn otherwise.
-          if (user) opened = otp.openAhead(user, phones.channelsFor(user.phoneNumber));
+          if (user) opened = otp.openAhead(user, () => phones.channelsFor(user.phoneNumber));
           return { user, matches: await matching };
         },
         {

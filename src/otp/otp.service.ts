@@ -93,8 +93,9 @@ export class OtpService {
   ) {}
 
   /**
-   * A new challenge and the pending token that points at it: after a correct password (sign-in),
-   * or for a signed-in session (step-up; phone change, whose codes go to `phoneNumber`).
+   * A new challenge and the pending token that points at it: for a sign-in (while its password is
+   * compared: `openAhead`; at register), or for a signed-in session (step-up; phone change, whose
+   * codes go to `phoneNumber`).
    */
   async open(
     user: UserRecord,
@@ -142,11 +143,16 @@ export class OtpService {
    * The row is written only while `user.passwordHash` (the hash compared) is still the account's:
    * a password change that commits first leaves `result` answering INVALID_CREDENTIALS, one that
    * commits after deletes the row with the other pending sign-ins (attack review: a login begun with
-   * the old password, its challenge inserted after the compare, outlived the change).
+   * the old password, its challenge inserted after the compare, outlived the change). `channelsOf`
+   * may throw (a stored number today's phone policy refuses): that too is `result`'s answer, so it
+   * reaches the client only after the password matched, never in place of the compare.
    */
-  openAhead(user: UserRecord, channels: Channel[]): OpenedAhead {
+  openAhead(user: UserRecord, channelsOf: () => Channel[]): OpenedAhead {
     const challengeId = randomUUID();
-    const result = this.open(user, channels, { kind: ChallengePurpose.SignIn }, { challengeId, passwordHash: user.passwordHash });
+    const ahead = { challengeId, passwordHash: user.passwordHash };
+    const result = new Promise<Channel[]>((resolve) => resolve(channelsOf())).then((channels) =>
+      this.open(user, channels, { kind: ChallengePurpose.SignIn }, ahead),
+    );
     result.catch(() => {}); // awaited by whoever takes `result`; withdrawn otherwise
     return {
       result,

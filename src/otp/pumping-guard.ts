@@ -55,7 +55,13 @@ export class PumpingGuard {
   async reserve(e164: string): Promise<void> {
     const scopes = this.scopesOf(e164);
     const counts = await Promise.all(
-      scopes.map((scope) => Promise.all([this.counters.sends.consume(scope.key), this.counters.conversions.get(scope.key)])),
+      // `get` first: a count this process does not hold yet is read from the store (other replicas' sends), as before.
+      scopes.map((scope) =>
+        Promise.all([
+          this.counters.sends.get(scope.key).then(() => this.counters.sends.consume(scope.key)),
+          this.counters.conversions.get(scope.key),
+        ]),
+      ),
     );
     for (const [i, scope] of scopes.entries()) {
       const [sends, conversions] = counts[i];

@@ -47,10 +47,13 @@ export class SendGuard {
   async take(send: Send): Promise<SendReceipt> {
     // Numbers not yet proven are judged by how often codes to their country and range come back.
     if (!send.verifiedOwner) await this.pumping.reserve(send.e164);
+    const receipt: SendReceipt = { taken: [], unproven: send.verifiedOwner ? undefined : send.e164 };
     // Taken all at once; if any refuses, the others are given back.
     const checks = this.checksFor(send);
-    const results = await Promise.all(checks.map(([budget, identity]) => budget.take(identity)));
-    const receipt: SendReceipt = { taken: [], unproven: send.verifiedOwner ? undefined : send.e164 };
+    const results = await Promise.all(checks.map(([budget, identity]) => budget.take(identity))).catch(async (error: unknown) => {
+      await this.giveBack(receipt);
+      throw error;
+    });
     for (const [i, taken] of results.entries()) if (taken.ok) receipt.taken.push({ budget: checks[i][0], identity: checks[i][1], taken });
     const refused = results.findIndex((taken) => !taken.ok);
     if (refused === -1) return receipt;

@@ -93,9 +93,15 @@ export class SyncedLimiter implements Limiter {
     let entry = this.entries.get(key);
     if (!entry || this.now() >= entry.windowEndsAt) {
       const stored = await this.shared.get(key);
-      const msLeft = stored?.msBeforeNext ?? this.options.duration * 1000;
-      entry = { shared: stored?.consumedPoints ?? 0, pending: entry?.pending ?? 0, windowEndsAt: this.now() + msLeft, watched: false };
-      this.entries.set(key, entry);
+      // Another call may have set the key while the store answered (concurrent reads, then their
+      // consumes): its entry, points counted since included, is the one to keep.
+      const latest = this.entries.get(key);
+      if (latest && latest !== entry && this.now() < latest.windowEndsAt) entry = latest;
+      else {
+        const msLeft = stored?.msBeforeNext ?? this.options.duration * 1000;
+        entry = { shared: stored?.consumedPoints ?? 0, pending: latest?.pending ?? 0, windowEndsAt: this.now() + msLeft, watched: false };
+        this.entries.set(key, entry);
+      }
     }
     entry.watched = true;
     const consumed = entry.shared + entry.pending;

@@ -17,6 +17,11 @@ export function isLive(session: AuthSession, now: Date): boolean {
   return session.expiresAt > now && session.idleExpiresAt > now;
 }
 
+const HOLD_LIVE: Statement = {
+  name: 'auth_session_hold_live',
+  text: 'select 1 from auth_session where id = $1 and user_id = $2 and expires_at > $3 and idle_expires_at > $3 for key share',
+};
+
 const USER_OF_LIVE_SESSION = {
   name: 'user_of_live_session',
   text: `select ${USER_RECORD_COLUMNS}
@@ -140,6 +145,15 @@ export class SessionRepository extends EntityRepository<AuthSession> {
       [now, now, userId],
     );
     return { live: rows.filter((row) => row.live).map((row) => row.id) };
+  }
+
+  /**
+   * Whether the user's session is live, holding it (FOR KEY SHARE) until the transaction ends: a
+   * revocation, logout or password change elsewhere, which deletes it, waits for the commit, while
+   * a refresh's update of it and foreign-key checks against it do not (nor is the user's row locked).
+   */
+  async holdLive(sessionId: string, userId: string, now: Date): Promise<boolean> {
+    return (await queryIn(this.em, HOLD_LIVE, [sessionId, userId, now])).length > 0;
   }
 
   /** A live session of the user, its row locked until the transaction ends (step-up, phone change). */

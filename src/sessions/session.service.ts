@@ -156,7 +156,7 @@ export class SessionService {
   async authenticate(accessToken: string): Promise<Viewer> {
     const claims = await this.deps.tokens.verifyAccess(accessToken);
     const user = await this.deps.sessions.findUserOfLiveSession(claims.sessionId, claims.userId, this.deps.clock.now());
-    if (!user) throw new AppError('UNAUTHENTICATED', { cause: new Error('session ended') });
+    if (!user) throw sessionEnded();
     return { ...claims, user };
   }
 
@@ -173,7 +173,7 @@ export class SessionService {
   async stepUp(sessionId: string, userId: string, amr: string[], client: ClientInfo): Promise<SessionGrant> {
     const now = this.deps.clock.now();
     const session = await this.deps.sessions.lockLive(sessionId, userId, now);
-    if (!session) throw new AppError('UNAUTHENTICATED', { cause: new Error('session ended') });
+    if (!session) throw sessionEnded();
     await this.em.nativeUpdate(RefreshToken, { session: session.id, usedAt: null }, { usedAt: now });
     session.authenticatedAt = now;
     session.amr = amr;
@@ -236,12 +236,11 @@ export class SessionService {
    * Holds the viewer's session until the caller's transaction ends, or UNAUTHENTICATED when it
    * ended since the request began (logout, a revocation, a password change elsewhere): a change
    * that began with a session must not commit after it ended (attack review: a revoked session's
-   * changePassword, a bcrypt compare long, committed and ended the session that revoked it). Taken
-   * first in the transaction, as a refresh takes its session before the user's row.
+   * changePassword, a bcrypt compare long, committed and ended the session that revoked it). A key
+   * share lock: only the session's deletion waits for it (see `holdLive`).
    */
   async holdViewer(viewer: Viewer): Promise<void> {
-    const session = await this.deps.sessions.lockLive(viewer.sessionId, viewer.userId, this.deps.clock.now());
-    if (!session) throw sessionEnded();
+    if (!(await this.deps.sessions.holdLive(viewer.sessionId, viewer.userId, this.deps.clock.now()))) throw sessionEnded();
   }
 
   private async endRecorded(where: { userId: string; sessionId?: string; except?: string }, client: ClientInfo, detail: string): Promise<string[]> {
@@ -306,5 +305,5 @@ function canMintTokens(session: AuthSession, now: Date): boolean {
 }
 
 function sessionEnded(): AppError {
-  return new AppError('UNAUTHENTICATED', { cause: new Error('the session ended while the request ran') });
+  return new AppError('UNAUTHENTICATED', { cause: new Error('session ended') });
 }
