@@ -47,12 +47,6 @@ const insertEvent = (first: number) =>
 
 const INSERT_EVENT: Statement = { name: 'auth_event_insert', text: insertEvent(1) };
 
-/** `INSERT_EVENT` committed without waiting for the flush (`AuditTrail.record`'s `unflushed`). */
-const INSERT_EVENT_UNFLUSHED: Statement = {
-  name: 'auth_event_insert_unflushed',
-  text: `with event as (${insertEvent(1)}) select 1 from ${UNFLUSHED}`,
-};
-
 /**
  * An event as CTE `event` of a statement that makes the change it records: written once per row of
  * CTE `source` (so only if the change happened), its values (`AuditTrail.valuesOf`) bound from `$first` on.
@@ -88,14 +82,14 @@ export class AuditTrail {
 
   constructor(private readonly deps: { em: EntityManager; clock: Clock; logger: Logger }) {}
 
-  async record(entry: AuditEntry, commit: Commit = 'flushed'): Promise<void> {
+  async record(entry: AuditEntry): Promise<void> {
     const { em } = this.deps;
     // A plain insert, outside the unit of work: it must not flush (or be flushed with) anything else.
     const sql = sqlOf(em);
     const inTransaction = transactionOf(em) !== undefined;
     try {
       if (inTransaction) await queryPrepared(sql, SAVEPOINT.set, []);
-      await queryPrepared(sql, commit === 'unflushed' && !inTransaction ? INSERT_EVENT_UNFLUSHED : INSERT_EVENT, this.valuesOf(entry));
+      await queryPrepared(sql, INSERT_EVENT, this.valuesOf(entry));
     } catch (err) {
       // A deadlock's victim inside a transaction fails the transaction, which runs again whole
       // (`retryingDeadlocks`), event included: rolled back to the savepoint, the change committed
@@ -113,7 +107,7 @@ export class AuditTrail {
    * statement would abort it), the change and then `record`. Answers the change's rows. (A change
    * that is itself a WITH list takes its event as one more CTE: `eventAfter`.)
    *
-   * `commit`: as `record`'s.
+   * `commit`: see `Commit`.
    */
   async recordWith<Row>(change: Statement, values: unknown[], entry: AuditEntry, commit: Commit = 'flushed'): Promise<Row[]> {
     const { em } = this.deps;
@@ -155,7 +149,16 @@ export class AuditTrail {
   }
 
   /** The event of an operation that went on without it: one error line. */
-  private lost(entry: AuditEntry, err: unknown): void {
+  /**
+   * An event that could not be written, logged. One whose user or session was deleted meanwhile
+   * (its foreign key: the account deleted while a login ran, say) has nothing left to describe and
+   * would be deleted with them: an info line, not the error that says the trail is unavailable.
+   */
+  lost(entry: AuditEntry, err: unknown): void {
+    if (sqlStateOf(err) === SQLSTATE.foreignKeyViolation) {
+      this.deps.logger.info({ eventType: entry.type, userId: entry.userId }, 'audit event not written: its user or session was deleted meanwhile');
+      return;
+    }
     this.deps.logger.error({ err, eventType: entry.type, userId: entry.userId }, 'audit event could not be written; the operation itself went on');
   }
 

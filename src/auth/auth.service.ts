@@ -92,10 +92,11 @@ export class AuthService {
         if (user) afterAnswer(() => audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' }));
         throw new AppError('INVALID_CREDENTIALS');
       }
-      const pending = await opened!.result;
+      const ahead = opened!;
+      const pending = await ahead.result;
       // After the answer, as LOGIN_FAILED: its own statement would otherwise be the one login waits
-      // for. Unflushed: it is about the pending challenge, whose fate it shares (AuditTrail's Commit).
-      afterAnswer(() => audit.record({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client }, 'unflushed'));
+      // for. Only while the challenge lives, unflushed: it is about the challenge, whose fate it shares.
+      afterAnswer(() => ahead.recordWhilePending({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client }));
       return pending;
     } catch (error) {
       if (opened) afterAnswer(opened.withdraw);

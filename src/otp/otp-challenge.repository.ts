@@ -1,4 +1,5 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
+import { eventAfter } from '../audit/audit-trail';
 import { queryIn, type Statement, type StatementRunner, UNFLUSHED } from '../db/prepared';
 import { AuthSession } from '../sessions/session.entity';
 import { addSeconds } from '../time/clock';
@@ -86,6 +87,17 @@ const INSERT_WHILE_PASSWORD: Statement = {
       select $1, $2, $3, $4, $5, $6, $7, $8 from app_user u where u.id = $2 and u.password_hash = $9 for share
       returning id)
     select c.id from c, ${UNFLUSHED}`,
+};
+
+/**
+ * An event ($2…, `AuditTrail.valuesOf`) written only while challenge $1 is pending, unflushed (it is
+ * about that challenge). The row held (FOR KEY SHARE) until the commit: a deletion of it (a password
+ * change) waits, so the event comes before whatever that change records.
+ */
+const EVENT_WHILE_PENDING: Statement = {
+  name: 'otp_challenge_event_while_pending',
+  text: `with live as (select id from otp_challenge where id = $1 and status = 'pending' for key share), ${eventAfter('live', 2)}
+    select 1 as recorded from live, ${UNFLUSHED}`,
 };
 
 const DELETE: Statement = { name: 'otp_challenge_delete', text: 'delete from otp_challenge where id = $1' };
@@ -285,6 +297,11 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
         ? await queryIn(this.em, INSERT, values)
         : await queryIn(this.em, INSERT_WHILE_PASSWORD, [...values, whilePasswordHash]);
     return rows.length > 0;
+  }
+
+  /** `eventValues` (`AuditTrail.valuesOf`) written only while challenge `id` is pending: answers whether it was. */
+  async recordWhilePending(id: string, eventValues: unknown[]): Promise<boolean> {
+    return (await queryIn(this.em, EVENT_WHILE_PENDING, [id, ...eventValues])).length > 0;
   }
 
   /** A challenge that was never handed out (`OtpService.openAhead`): gone, whatever its state. */

@@ -21,7 +21,7 @@ import type { Send, SendGuard, SendReceipt } from './send-guard';
 import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
-import type { AuditTrail } from '../audit/audit-trail';
+import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import { normalizeRecoveryCode, type RecoveryCodes } from '../recovery/recovery-codes';
 import type { ChallengeCompletion, Proof } from './challenge-completion';
@@ -40,6 +40,13 @@ export interface OpenedAhead {
   readonly result: Promise<PendingAuthResult>;
   /** For an attempt that fails: deletes the row once written. Returns at once; never throws. */
   withdraw(): void;
+  /**
+   * For a password that matched, once answered: `entry` (LOGIN_SUCCEEDED) written only while the
+   * challenge is still pending. A password change or an account deletion that committed meanwhile
+   * ended it (its token is dead): the trail must not show a successful old password after the
+   * change (attack review). Returns at once; never throws.
+   */
+  recordWhilePending(entry: AuditEntry): void;
 }
 
 export interface DispatchResult extends ResendState {
@@ -156,6 +163,10 @@ export class OtpService {
     result.catch(() => {}); // awaited by whoever takes `result`; withdrawn otherwise
     return {
       result,
+      recordWhilePending: (entry) => {
+        const { challenges, audit } = this.deps;
+        void challenges.recordWhilePending(challengeId, audit.valuesOf(entry)).catch((err: unknown) => audit.lost(entry, err));
+      },
       withdraw: () => {
         void result
           .catch(() => {})
