@@ -148,11 +148,11 @@ export class AuditTrail {
     ];
   }
 
-  /** The event of an operation that went on without it: one error line. */
   /**
-   * An event that could not be written, logged. One whose user or session was deleted meanwhile
-   * (its foreign key: the account deleted while a login ran, say) has nothing left to describe and
-   * would be deleted with them: an info line, not the error that says the trail is unavailable.
+   * The event of an operation that went on without it: one error line. One whose user or session
+   * was deleted meanwhile (its foreign key: the account deleted while a login ran, say) has nothing
+   * left to describe and would be deleted with them: an info line, not the error that says the
+   * trail is unavailable.
    */
   lost(entry: AuditEntry, err: unknown): void {
     if (sqlStateOf(err) === SQLSTATE.foreignKeyViolation) {
