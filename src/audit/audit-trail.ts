@@ -23,10 +23,10 @@ export interface AuditEntry {
  * `flushed` answers once the event is on disk. `unflushed` answers once it is committed, visible to
  * every reader, but not yet flushed from PostgreSQL's write-ahead log buffers (synchronous_commit
  * off for this statement's transaction), about 0.4 ms sooner here, and without the flush's disk
- * wait: for an event about a pending challenge (a login's accepted password, a code sent), which
- * shares the challenge's fate. Challenges live in an unlogged table that a PostgreSQL crash
- * empties, and their events may go with them: those committed within the last 0.6 s of a crash
- * (three wal_writer_delay). Outside a transaction only; in one, the transaction's commit decides.
+ * wait: for an event about a pending challenge (a code sent; a login's accepted password, which
+ * OtpChallengeRepository.recordWhilePending writes the same way), which shares the challenge's
+ * fate. Challenges live in an unlogged table that a PostgreSQL crash empties, and their events may
+ * go with them: those committed within the last 0.6 s of a crash (three wal_writer_delay). Outside a transaction only; in one, the transaction's commit decides.
  */
 export type Commit = 'flushed' | 'unflushed';
 
