@@ -76,9 +76,9 @@ const SETTINGS = {
   heapSignIns: (process.env.BENCH_HEAP_SIGNINS ?? (QUICK ? '300,1500' : '10000,50000')).split(',').map(Number) as [number, number],
   heapBudgetMs: Number(process.env.BENCH_HEAP_SECONDS ?? (QUICK ? 45 : 240)) * 1000,
   heapConcurrency: 16,
-  /** `me` with metrics on and off: rounds of this many seconds each, interleaved (on, off, off, on...). */
+  /** `me` with metrics on and off: rounds of this many seconds each, both services loaded at once. */
   metricsRounds: QUICK ? 2 : 20,
-  metricsRoundMs: QUICK ? 1000 : 2000,
+  metricsRoundMs: QUICK ? 1000 : 4000,
 };
 
 /** Metrics are on with a METRICS_TOKEN (the scrape must send it), off without one. */
@@ -584,42 +584,46 @@ async function metricsComparison(running: Running, report: Report): Promise<void
     const targets = [on, off].map((child) => ({
       child,
       client: new GraphQLClient(child.name, child.url),
-      rounds: [] as Array<{ perSecond: number; cpuMs: number }>,
+      rounds: [] as Array<{ count: number; perSecond: number; cpuMs: number }>,
     }));
     for (const target of targets) {
       await closedLoop({ concurrency: SETTINGS.meConcurrency, durationMs: SETTINGS.meWarmupMs, task: target.client.meRequest(token) });
     }
-    // On, off, off, on, ...: a drift in the machine's speed over the step hits both alike.
+    // Both services at once, half the clients each: whatever the machine does during a round
+    // (other work, a slower core, the hypervisor) it does to both alike. Served one after the
+    // other, a round's drift fell on one service only: rounds read 0.74 to 1.52.
     for (let round = 0; round < SETTINGS.metricsRounds; round++) {
-      for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
-        const cpu0 = await target.child.cpuMs();
-        const load = await closedLoop({
-          concurrency: SETTINGS.meConcurrency,
-          durationMs: SETTINGS.metricsRoundMs,
-          task: target.client.meRequest(token),
-        });
-        target.rounds.push({ perSecond: load.perSecond, cpuMs: ((await target.child.cpuMs()) - cpu0) / load.count });
+      const cpu0 = await Promise.all(targets.map((t) => t.child.cpuMs()));
+      const loads = await Promise.all(
+        targets.map((target) =>
+          closedLoop({ concurrency: SETTINGS.meConcurrency / 2, durationMs: SETTINGS.metricsRoundMs, task: target.client.meRequest(token) }),
+        ),
+      );
+      const cpu1 = await Promise.all(targets.map((t) => t.child.cpuMs()));
+      for (const [i, target] of targets.entries()) {
+        target.rounds.push({ count: loads[i].count, perSecond: loads[i].perSecond, cpuMs: cpu1[i] - cpu0[i] });
       }
     }
     for (const target of targets) target.client.close();
-    // Per round, off ÷ on: `me` served per CPU second with metrics, as a share of without. CPU time
-    // per request is the cost the target is about, and leaves out how the cores were shared with
-    // the load generator and PostgreSQL in that round (requests/s are printed too). Both scatter
-    // by round on a shared machine: two services with the same configuration read rounds from
-    // 0.79 to 1.27 here, and medians of 0.96 and 0.99. The median of the rounds: one round
-    // disturbed by other work on the machine does not decide the row.
+    // Off ÷ on: `me` served per CPU second with metrics, as a share of without. CPU time per request
+    // is the cost the target is about, and leaves out how the cores were shared with the load
+    // generator and PostgreSQL (requests/s are printed too). Over the whole step, not a median of
+    // rounds: a collection of the heap is part of the cost and falls in one round or another.
+    // Two services of the same configuration read 0.99 this way (rounds 0.84 to 1.15).
+    const perRequest = (rounds: Array<{ count: number; cpuMs: number }>) =>
+      rounds.reduce((sum, r) => sum + r.cpuMs, 0) / rounds.reduce((sum, r) => sum + r.count, 0);
     const [onRounds, offRounds] = targets.map((t) => t.rounds);
-    const cpuRatios = onRounds.map((on, i) => offRounds[i].cpuMs / on.cpuMs);
+    const cpuRatios = onRounds.map((on, i) => offRounds[i].cpuMs / offRounds[i].count / (on.cpuMs / on.count));
     const rpsRatios = onRounds.map((on, i) => on.perSecond / offRounds[i].perSecond);
-    const ratio = median(cpuRatios);
-    const [cpuOn, cpuOff] = targets.map((t) => median(t.rounds.map((r) => r.cpuMs)));
-    report.progress(`CPU per \`me\` per round, off ÷ on: ${cpuRatios.map((r) => r.toFixed(3)).join(', ')}`);
+    const [cpuOn, cpuOff] = [perRequest(onRounds), perRequest(offRounds)];
+    const ratio = cpuOff / cpuOn;
+    report.progress(`CPU per \`me\` per round, off ÷ on: ${cpuRatios.map((r) => r.toFixed(3)).join(', ')}; median ${median(cpuRatios).toFixed(3)}`);
     report.progress(
       `requests/s per round, on ÷ off (informative): ${rpsRatios.map((r) => r.toFixed(2)).join(', ')}; median ${median(rpsRatios).toFixed(2)}`,
     );
     report.add({
       rank: 100,
-      measure: '`me` per CPU second, metrics on ÷ off (CPU per request off ÷ on, median of rounds)',
+      measure: '`me` per CPU second, metrics on ÷ off (CPU per request off ÷ on, whole step)',
       service: `${fmt(cpuOn)} ms`,
       comparator: `off ${fmt(cpuOff)} ms`,
       ratio,
