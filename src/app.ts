@@ -173,7 +173,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<Run
       challenges,
       tokens,
       provider: testNumbers.provider(sinch.gateway),
-      completion: new ChallengeCompletion({ users, sessions, recoveryCodes, audit, sendGuard, clock }),
+      completion: new ChallengeCompletion({ users, sessions, recoveryCodes, audit, clock }),
       recoveryCodes,
       audit,
       sendGuard,

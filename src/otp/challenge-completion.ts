@@ -8,7 +8,6 @@ import type { RecoveryCodes } from '../recovery/recovery-codes';
 import type { SessionGrant, SessionService } from '../sessions/session.service';
 import type { Clock } from '../time/clock';
 import type { UserRepository } from '../users/user.repository';
-import type { SendGuard } from './send-guard';
 import { ChallengePurpose, ChallengeStatus, type ChallengeView, OtpChallenge } from './otp-challenge.entity';
 import { CHANNEL_METHOD } from './otp-channels';
 
@@ -26,8 +25,6 @@ export class ChallengeCompletion {
       sessions: SessionService;
       recoveryCodes: RecoveryCodes;
       audit: AuditTrail;
-      /** Told when a code sent to a number not yet proven comes back (the pumping guard's conversions). */
-      sendGuard: Pick<SendGuard, 'converted'>;
       clock: Clock;
     },
   ) {}
@@ -39,8 +36,6 @@ export class ChallengeCompletion {
     const now = clock.now();
     switch (challenge.purpose) {
       case ChallengePurpose.SignIn: {
-        // Only a code that reached the number proves it; a recovery code proves nothing about the phone.
-        if (proof.kind === 'code' && !challenge.user.phoneVerifiedAt) await this.deps.sendGuard.converted(challenge.user.phoneNumber);
         const user = proof.kind === 'code' ? await users.markPhoneVerified(userId, now) : await users.findOneOrFail(userId, { refresh: true });
         const grant = await sessions.begin(user, amr, client);
         if (proof.kind === 'code') await this.record(grant, AuthEventType.OTP_VERIFIED, client, proof.channel);
@@ -57,7 +52,6 @@ export class ChallengeCompletion {
         // The loaded user is updated (and flushed with the session), so the answer shows the new number.
         const user = challenge.user;
         const previous = user.phoneNumber;
-        await this.deps.sendGuard.converted(challenge.phoneNumber!);
         Object.assign(user, { phoneNumber: challenge.phoneNumber!, phoneVerifiedAt: now, updatedAt: now });
         // Codes already sent to the old number (pending sign-ins and step-ups) must not work any more.
         await users.getEntityManager().nativeDelete(OtpChallenge, { user: userId, id: { $ne: challenge.id }, status: ChallengeStatus.Pending });
@@ -81,7 +75,7 @@ export class ChallengeCompletion {
     client: ClientInfo,
     inTransaction: () => Promise<SessionGrant>,
   ): Promise<SessionGrant> {
-    const { id: userId, phoneNumber, phoneVerifiedAt } = challenge.user;
+    const userId = challenge.user.id;
     const event = (sessionId: string) => ({ type: AuthEventType.OTP_VERIFIED, userId, sessionId, client, detail: channel });
     let grant: SessionGrant | null;
     try {
@@ -90,8 +84,6 @@ export class ChallengeCompletion {
       return inTransaction();
     }
     if (!grant) throw new AppError('UNAUTHENTICATED', { cause: new Error('challenge already consumed') });
-    // As in `complete`: the first code that reached the number counts as a conversion.
-    if (!phoneVerifiedAt) await this.deps.sendGuard.converted(phoneNumber);
     return grant;
   }
 
@@ -103,6 +95,18 @@ export class ChallengeCompletion {
   private record(grant: SessionGrant, type: AuthEventType, client: ClientInfo, detail: string): Promise<void> {
     return this.deps.audit.record({ type, userId: grant.user.id, sessionId: grant.session.id, client, detail });
   }
+}
+
+/**
+ * The number a verified code proved for the first time (the pumping guard's conversion): a phone
+ * change's new number, or a sign-in's number not verified before. Only a code proves a number;
+ * a recovery code proves nothing about the phone.
+ */
+export function numberProven(challenge: Pick<ChallengeView, 'purpose' | 'phoneNumber' | 'user'>, proof: Proof): string | undefined {
+  if (proof.kind !== 'code') return undefined;
+  if (challenge.purpose === ChallengePurpose.PhoneChange) return challenge.phoneNumber ?? undefined;
+  if (challenge.purpose === ChallengePurpose.SignIn && !challenge.user.phoneVerifiedAt) return challenge.user.phoneNumber;
+  return undefined;
 }
 
 /** RFC 8176: "otp" for a recovery code (a one-time password the user kept), else the channel's. */

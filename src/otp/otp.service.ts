@@ -24,7 +24,7 @@ import type { SessionGrant } from '../sessions/session.service';
 import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
 import { AuthEventType } from '../audit/auth-event.entity';
 import { normalizeRecoveryCode, type RecoveryCodes } from '../recovery/recovery-codes';
-import type { ChallengeCompletion, Proof } from './challenge-completion';
+import { type ChallengeCompletion, numberProven, type Proof } from './challenge-completion';
 import type { Metrics, OtpFailure } from '../metrics/metrics';
 
 export interface PendingAuthResult {
@@ -415,7 +415,7 @@ export class OtpService {
     client: ClientInfo,
     judge: (completion: Completion) => Promise<SessionGrant | 'wrong'>,
   ): Promise<SessionGrant> {
-    const { challenges, completion, wrongCodesPerUser, audit, clock, logger } = this.deps;
+    const { challenges, completion, wrongCodesPerUser, sendGuard, audit, clock, logger } = this.deps;
     const userId = challenge.user.id;
     if (!budget.ok) {
       await challenges.releaseAttempt(challenge.id);
@@ -459,6 +459,9 @@ export class OtpService {
     if (verdict !== 'wrong') {
       await giveBack();
       if (proof.kind === 'code') this.deps.metrics.codeVerified(proof.channel, destinationOf(challenge));
+      // Once committed, so once: a transaction run again after a deadlock, or rolled back, counts no conversion of its own.
+      const proven = numberProven(challenge, proof);
+      if (proven) await sendGuard.converted(proven).catch((err: unknown) => logger.warn({ err, userId }, 'conversion not counted'));
       logger.info({ challengeId: challenge.id, userId, sessionId: verdict.session.id, purpose: challenge.purpose }, 'second factor verified');
       return verdict;
     }

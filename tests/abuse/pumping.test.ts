@@ -1,7 +1,10 @@
+import { decodeJwt } from 'jose';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
-import { REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
+import { REGISTER, REQUEST_OTP, START_PHONE_NUMBER_CHANGE, VERIFY_OTP } from '../support/operations';
 import { loginPending, newUser, useTestApp } from '../support/test-app';
+import { until } from '../support/until';
 
 /** The defaults of the pumping guard (the test app lifts them otherwise), and no fixed country cap in the way. */
 const GUARD_DEFAULTS = {
@@ -9,6 +12,11 @@ const GUARD_DEFAULTS = {
   OTP_PUMPING_MIN_UNCONVERTED_PER_PREFIX: '10',
   OTP_PUMPING_MIN_CONVERSION_PERCENT: '30',
 };
+
+/** Backends waiting for a lock the asking connection holds. */
+const BLOCKED_BY_ME = 'select pid from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))';
+
+const DEADLOCKS = 'select deadlocks from pg_stat_database where datname = current_database()';
 
 describe('the SMS pumping guard reads conversions', () => {
   const t = useTestApp(GUARD_DEFAULTS);
@@ -50,6 +58,44 @@ describe('the SMS pumping guard reads conversions', () => {
       // Most codes come back; one in five is abandoned (still well above 30 %).
       if (i % 5 !== 0) expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(phoneNumber) } })).errors).toBeUndefined();
     }
+  });
+
+  // Regression (code review): the conversion was counted inside the transaction that completes the
+  // challenge, so a transaction run again after a deadlock counted it twice, and one that failed
+  // counted a conversion that did not happen.
+  it('counts a conversion once when the phone change that proves the number runs its transaction twice', async () => {
+    const s = await t.signUp();
+    const target = '+33656400000';
+    const change = await t.gql(START_PHONE_NUMBER_CHANGE, { input: { phoneNumber: target } }, { authorization: `Bearer ${s.accessToken}` });
+    const { pendingToken } = change.data!.startPhoneNumberChange;
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken } })).errors).toBeUndefined();
+
+    // A client of its own holds the session the change steps up, and then asks for the challenge
+    // the change has consumed meanwhile: a deadlock, whose victim is the change's transaction
+    // (its deadlock check runs first: ours waits 10 s before checking).
+    const other = new pg.Client({ connectionString: t.databaseUrl });
+    await other.connect();
+    const deadlocks = async () => Number((await other.query(DEADLOCKS)).rows[0].deadlocks);
+    try {
+      const before = await deadlocks();
+      await other.query("begin; set local deadlock_timeout = '10s'");
+      await other.query('select 1 from auth_session where id = $1 for update', [s.session.id]);
+      const verified = t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(target) } });
+      await until(async () => (await other.query(BLOCKED_BY_ME)).rows.length > 0, 'the change to wait for the session', 10_000);
+      await other.query('update otp_challenge set code_attempts = code_attempts where id = $1', [decodeJwt(pendingToken).jti]);
+      await other.query('rollback');
+      expect((await verified).errors).toBeUndefined();
+      await until(async () => (await deadlocks()) > before, 'the deadlock in the statistics', 10_000); // they may lag the commit
+    } finally {
+      await other.end();
+    }
+
+    // Unconverted sends to the same range until the guard trips: its figures show one conversion.
+    let refused = false;
+    for (let i = 1; i <= 20 && !refused; i++) refused = codeOf((await sendTo(`+336564${String(i).padStart(5, '0')}`)).answer) === 'RATE_LIMITED';
+    expect(refused).toBe(true);
+    const warning = t.logs.find((line) => line.includes('SMS pumping guard tripped for +33 6564'));
+    expect(JSON.parse(warning!)).toMatchObject({ scope: 'prefix', sent: 11, converted: 1 });
   });
 
   it('trips per country too, when the wave spreads over many ranges', async () => {

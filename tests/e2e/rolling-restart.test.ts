@@ -8,6 +8,7 @@ import { codeOf, type GraphQLResponse, graphqlClient } from '../support/graphql-
 import { LOGIN, REGISTER, REQUEST_OTP } from '../support/operations';
 import { ServiceProcess } from '../support/service-process';
 import { newUser, UNLIMITED } from '../support/test-app';
+import { until } from '../support/until';
 
 /**
  * Two instances on one database, restarted one after the other as an orchestrator does it:
@@ -253,13 +254,4 @@ function get(agent: http.Agent | undefined, url: string): Promise<{ status: numb
     });
     req.on('error', reject);
   });
-}
-
-/** Polls for a condition (never for time to pass); fails after a generous deadline. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
