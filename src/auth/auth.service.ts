@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { inTransaction } from '../db/transaction';
-import { AppError } from '../errors/app-error';
+import { AppError, isAppError } from '../errors/app-error';
 import type { OpenedAhead, OtpService, PendingAuthResult } from '../otp/otp.service';
 import { normalizePassword, checkNewPassword } from '../passwords/password-rules';
 import type { PasswordHasher } from '../passwords/password-hasher';
@@ -60,7 +60,7 @@ export class AuthService {
    * same bcrypt work, so neither the answer nor its timing tells whether an account exists.
    */
   async login(rawEmail: string, rawPassword: string, client: ClientInfo): Promise<PendingAuthResult> {
-    const { hasher, phones, otp, audit, passwordAttempts } = this.deps;
+    const { hasher, phones, otp, passwordAttempts } = this.deps;
     // The same statement whether or not the account exists: it counts the attempt per email and
     // network, finds the account and asks whether it has signed in from this network, and tells
     // nothing until the budgets admit the attempt.
@@ -87,13 +87,15 @@ export class AuthService {
         },
       );
       if (!user || !matches) {
-        // Known emails only (an unknown one has no user to record it for), and after the answer:
-        // it must take as long for an unknown email as for a known one. `record` never throws.
-        if (user) afterAnswer(() => audit.record({ type: AuthEventType.LOGIN_FAILED, userId: user.id, client, detail: 'wrong password' }));
+        if (user) this.loginFailed(user.id, client, 'wrong password');
         throw new AppError('INVALID_CREDENTIALS');
       }
       const ahead = opened!;
-      const pending = await ahead.result;
+      const pending = await ahead.result.catch((error: unknown) => {
+        // The password compared was changed (or the account deleted) before the challenge was written.
+        if (isAppError(error, 'INVALID_CREDENTIALS')) this.loginFailed(user.id, client, 'password changed meanwhile');
+        throw error;
+      });
       // After the answer, as LOGIN_FAILED: its own statement would otherwise be the one login waits
       // for. Only while the challenge lives, unflushed: it is about the challenge, whose fate it shares.
       afterAnswer(() => ahead.recordWhilePending({ type: AuthEventType.LOGIN_SUCCEEDED, userId: user.id, client }));
@@ -102,6 +104,14 @@ export class AuthService {
       if (opened) afterAnswer(opened.withdraw);
       throw error;
     }
+  }
+
+  /**
+   * LOGIN_FAILED for a known email (an unknown one has no user to record it for), after the answer:
+   * it must take as long for an unknown email as for a known one. `record` never throws.
+   */
+  private loginFailed(userId: string, client: ClientInfo, detail: string): void {
+    afterAnswer(() => this.deps.audit.record({ type: AuthEventType.LOGIN_FAILED, userId, client, detail }));
   }
 
   /**

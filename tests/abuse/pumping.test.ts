@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { waitingFor } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import { REGISTER, REQUEST_OTP, START_PHONE_NUMBER_CHANGE, VERIFY_OTP } from '../support/operations';
 import { loginPending, newUser, useTestApp } from '../support/test-app';
@@ -12,9 +13,6 @@ const GUARD_DEFAULTS = {
   OTP_PUMPING_MIN_UNCONVERTED_PER_PREFIX: '10',
   OTP_PUMPING_MIN_CONVERSION_PERCENT: '30',
 };
-
-/** Backends waiting for a lock the asking connection holds. */
-const BLOCKED_BY_ME = 'select pid from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))';
 
 const DEADLOCKS = 'select deadlocks from pg_stat_database where datname = current_database()';
 
@@ -81,7 +79,7 @@ describe('the SMS pumping guard reads conversions', () => {
       await other.query("begin; set local deadlock_timeout = '10s'");
       await other.query('select 1 from auth_session where id = $1 for update', [s.session.id]);
       const verified = t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(target) } });
-      await until(async () => (await other.query(BLOCKED_BY_ME)).rows.length > 0, 'the change to wait for the session', 10_000);
+      await until(async () => (await waitingFor(other)).length > 0, 'the change to wait for the session', 10_000);
       await other.query('update otp_challenge set code_attempts = code_attempts where id = $1', [decodeJwt(pendingToken).jti]);
       await other.query('rollback');
       expect((await verified).errors).toBeUndefined();

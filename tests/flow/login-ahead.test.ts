@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { queryDatabase } from '../support/database';
+import { queryDatabase, waitingFor } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import { LOGIN, REQUEST_OTP } from '../support/operations';
 import { useTestApp } from '../support/test-app';
+import { until } from '../support/until';
 
 /**
  * Login writes its challenge and signs the pending token while bcrypt compares the password
@@ -69,6 +71,29 @@ describe('the challenge login opens while it compares the password', () => {
     expect(await settlesAt(user.email, before)).toBe(before);
     // Every attempt's event has landed (written after the answer): four failures, no success.
     await expect.poll(async () => (await eventsOf(user.email)).filter((type) => type.startsWith('LOGIN_'))).toEqual(Array(4).fill('LOGIN_FAILED'));
+  });
+
+  // Code review: a login whose challenge found the password changed answered INVALID_CREDENTIALS
+  // and left no trace in the trail.
+  it('records LOGIN_FAILED when the password it compared changed before its challenge was written', async () => {
+    const { user } = await t.signUp({}, { 'x-forwarded-for': '192.0.2.40' });
+    const before = await challengesOf(user.email);
+    const other = new pg.Client({ connectionString: t.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('begin');
+      await other.query('select 1 from app_user where email = $1 for update', [user.email]);
+      const answered = login(user.email, user.password, '192.0.2.40');
+      // The challenge's insert waits for the account's row, after the lookup read the old hash.
+      await until(async () => (await waitingFor(other)).some((query) => /insert into otp_challenge/i.test(query)), 'the insert to wait', 10_000);
+      await other.query(`update app_user set password_hash = 'changed meanwhile' where email = $1`, [user.email]);
+      await other.query('commit');
+      expect(codeOf(await answered)).toBe('INVALID_CREDENTIALS');
+    } finally {
+      await other.end();
+    }
+    expect(await settlesAt(user.email, before)).toBe(before);
+    await expect.poll(() => eventsOf(user.email)).toEqual(['REGISTERED', 'OTP_SENT', 'OTP_VERIFIED', 'LOGIN_FAILED']);
   });
 
   it('hands it out for the right password: a code can be asked for at once, and LOGIN_SUCCEEDED is recorded', async () => {

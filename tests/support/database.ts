@@ -37,3 +37,14 @@ export async function queryDatabase<T = Record<string, any>>(databaseUrl: string
     await client.end();
   }
 }
+
+/**
+ * The statements of other backends waiting for a lock that `holder` holds. Inside a transaction
+ * PostgreSQL keeps the first reading of pg_stat_activity (a statement's text could be the one
+ * before), so each call clears it first.
+ */
+export async function waitingFor(holder: pg.Client): Promise<string[]> {
+  await holder.query('select pg_stat_clear_snapshot()');
+  const { rows } = await holder.query<{ query: string }>('select query from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))');
+  return rows.map((row) => row.query);
+}
