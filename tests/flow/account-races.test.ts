@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { maskLiterals } from '../../src/logging/logger';
-import { queryDatabase } from '../support/database';
+import { eventTypesOf, queryDatabase } from '../support/database';
 import { codeOf, type GraphQLResponse } from '../support/graphql-client';
 import {
   CHANGE_PASSWORD,
@@ -66,13 +66,7 @@ describe('account changes racing each other and sign-ins (attack review)', () =>
       else expect(codeOf(login)).toBe('INVALID_CREDENTIALS');
       // Nor does the trail show the old password accepted after the change (events land after the answer).
       await sleep(100);
-      const types = (
-        await queryDatabase<{ type: string }>(
-          t.databaseUrl,
-          'select e.type from auth_event e join app_user u on u.id = e.user_id where u.email = $1 order by e.seq',
-          [s.user.email],
-        )
-      ).map((row) => row.type);
+      const types = await eventTypesOf(t.databaseUrl, s.user.email);
       expect(types.slice(types.indexOf('PASSWORD_CHANGED'))).not.toContain('LOGIN_SUCCEEDED');
     }
   });

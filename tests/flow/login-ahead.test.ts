@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { queryDatabase, waitingFor } from '../support/database';
+import { eventTypesOf, queryDatabase, waitingFor } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import { LOGIN, REQUEST_OTP } from '../support/operations';
 import { useTestApp } from '../support/test-app';
@@ -26,14 +26,7 @@ describe('the challenge login opens while it compares the password', () => {
         )
       )[0].n,
     );
-  const eventsOf = async (email: string) =>
-    (
-      await queryDatabase<{ type: string }>(
-        t.databaseUrl,
-        'select e.type from auth_event e join app_user u on u.id = e.user_id where u.email = $1 order by e.seq',
-        [email],
-      )
-    ).map((row) => row.type);
+  const eventsOf = (email: string) => eventTypesOf(t.databaseUrl, email);
 
   /**
    * The insert and the withdrawal both run beside the answer: poll (up to 3 s) until the count reads

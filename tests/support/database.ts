@@ -38,6 +38,16 @@ export async function queryDatabase<T = Record<string, any>>(databaseUrl: string
   }
 }
 
+/** The types of an account's audit events, oldest first. */
+export async function eventTypesOf(databaseUrl: string, email: string): Promise<string[]> {
+  const rows = await queryDatabase<{ type: string }>(
+    databaseUrl,
+    'select e.type from auth_event e join app_user u on u.id = e.user_id where u.email = $1 order by e.seq',
+    [email],
+  );
+  return rows.map((row) => row.type);
+}
+
 /**
  * The statements of other backends waiting for a lock that `holder` holds. Inside a transaction
  * PostgreSQL keeps the first reading of pg_stat_activity (a statement's text could be the one
