@@ -2,6 +2,7 @@ import { EntityRepository } from '@mikro-orm/postgresql';
 import { eventAfter } from '../audit/audit-trail';
 import { queryIn, type Statement, type StatementRunner, UNFLUSHED } from '../db/prepared';
 import { AuthSession } from '../sessions/session.entity';
+import { liveSessionSql } from '../sessions/session-liveness';
 import { addSeconds } from '../time/clock';
 import type { Channel } from '../phones/phone-policy';
 import { User } from '../users/user.entity';
@@ -122,7 +123,7 @@ const CODE_ATTEMPT_WITH_OWNER: Statement = {
       update otp_challenge set code_attempts = code_attempts + 1
       where id = $1 and user_id = $2 and purpose::text = $3 and ${live('$4')}
         and code_attempts < $5 and verification_id is not null and channel is not null and code_expires_at > $4
-        and (purpose = 'sign_in' or exists (select 1 from auth_session s where s.id = session_id and s.expires_at > $4 and s.idle_expires_at > $4))
+        and (purpose = 'sign_in' or exists (select 1 from auth_session s where s.id = session_id and ${liveSessionSql('$4', 's.')}))
       returning *)
     select c.id, c.purpose, c.phone_number, c.channel, c.verification_id, c.code_attempts, c.session_id,
       u.id as user_id, u.phone_number as user_phone_number, u.phone_verified_at as user_phone_verified_at

@@ -4,7 +4,7 @@ import { inTransaction } from '../db/transaction';
 import type { Logger } from 'pino';
 import type { FlowLimits } from '../config/config';
 import { AppError, badInput, isAppError } from '../errors/app-error';
-import { isLive } from '../sessions/session.repository';
+import { isLive } from '../sessions/session-liveness';
 import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
 import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';

@@ -6,23 +6,11 @@ import { User, type UserRecord } from '../users/user.entity';
 import { phoneVerifiedUser, USER_RECORD_COLUMNS, type UserRow, userRecordOf } from '../users/user.repository';
 import { RefreshToken } from './refresh-token.entity';
 import { AuthSession } from './session.entity';
-
-/** Live: neither its absolute nor its idle end has passed (ended sessions are deleted). */
-export function liveAt(now: Date) {
-  return { expiresAt: { $gt: now }, idleExpiresAt: { $gt: now } };
-}
-
-/** `liveAt` for a session in hand. */
-export function isLive(session: AuthSession, now: Date): boolean {
-  return session.expiresAt > now && session.idleExpiresAt > now;
-}
-
-/** `liveAt` in SQL: `now` a placeholder (`$3`, `?`), `s` the table's alias if any. */
-const liveSql = (now: string, s = '') => `${s}expires_at > ${now} and ${s}idle_expires_at > ${now}`;
+import { liveAt, liveSessionSql } from './session-liveness';
 
 const HOLD_LIVE: Statement = {
   name: 'auth_session_hold_live',
-  text: `select 1 from auth_session where id = $1 and user_id = $2 and ${liveSql('$3')} for key share`,
+  text: `select 1 from auth_session where id = $1 and user_id = $2 and ${liveSessionSql('$3')} for key share`,
 };
 
 const USER_OF_LIVE_SESSION = {
@@ -30,7 +18,7 @@ const USER_OF_LIVE_SESSION = {
   text: `select ${USER_RECORD_COLUMNS}
     from app_user u
     where u.id = $1
-      and exists (select 1 from auth_session s where s.id = $2 and s.user_id = u.id and ${liveSql('$3', 's.')})`,
+      and exists (select 1 from auth_session s where s.id = $2 and s.user_id = u.id and ${liveSessionSql('$3', 's.')})`,
 };
 
 /**
@@ -144,7 +132,7 @@ export class SessionRepository extends EntityRepository<AuthSession> {
    */
   async lockAllOf(userId: string, now: Date): Promise<{ live: string[] }> {
     const rows: Array<{ id: string; live: boolean }> = await this.em.execute(
-      `select id, ${liveSql('?')} as live from auth_session where user_id = ? order by id for update`,
+      `select id, ${liveSessionSql('?')} as live from auth_session where user_id = ? order by id for update`,
       [now, now, userId],
     );
     return { live: rows.filter((row) => row.live).map((row) => row.id) };
@@ -166,7 +154,7 @@ export class SessionRepository extends EntityRepository<AuthSession> {
 
   /** Ends live sessions of a user (one, all, or all but `except`): deleted with their refresh tokens. Answers their ids. */
   async end(where: { userId: string; sessionId?: string; except?: string }, now: Date): Promise<string[]> {
-    const conditions = ['user_id = ?', liveSql('?')];
+    const conditions = ['user_id = ?', liveSessionSql('?')];
     const params: unknown[] = [where.userId, now, now];
     if (where.sessionId) {
       conditions.push('id = ?');
