@@ -31,6 +31,7 @@
  *  - BCRYPT_COST=4 for the latency and CPU rows (hashing would drown everything else), 12 (the
  *    default) for the saturation rows.
  */
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,6 +40,7 @@ import path from 'node:path';
 import { RATE_LIMIT_POLICIES } from '../src/config/config';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
 import { Client } from 'pg';
@@ -97,6 +99,8 @@ const EXPECTED = QUICK ? 'about 1 minute' : 'about 10 minutes';
  * saturation rows), heap, metrics, scale.
  */
 const STEPS = ['me', 'latency', 'callbacks', 'cost', 'heap', 'metrics', 'scale'] as const;
+const execFileAsync = promisify(execFile);
+
 const ONLY = process.env.BENCH_ONLY?.split(',').map((step) => step.trim());
 const unknownStep = ONLY?.find((step) => !(STEPS as readonly string[]).includes(step));
 if (unknownStep !== undefined) throw new Error(`BENCH_ONLY: no step "${unknownStep}" (steps: ${STEPS.join(', ')})`);
@@ -578,6 +582,7 @@ async function metricsComparison(running: Running, report: Report): Promise<void
     return;
   }
   const off = await start('service-metrics-off', parse(METRICS.off));
+  let cpuOffMs = Number.NaN;
   try {
     if ((await probe(off)) === 200) throw new Error(`with ${METRICS.off}, GET ${METRICS.path} still answers 200`);
     const token = await signIn(running.serviceClient, running.emulator, running.serviceUsers.take());
@@ -616,6 +621,7 @@ async function metricsComparison(running: Running, report: Report): Promise<void
     const cpuRatios = onRounds.map((on, i) => offRounds[i].cpuMs / offRounds[i].count / (on.cpuMs / on.count));
     const rpsRatios = onRounds.map((on, i) => on.perSecond / offRounds[i].perSecond);
     const [cpuOn, cpuOff] = [perRequest(onRounds), perRequest(offRounds)];
+    cpuOffMs = cpuOff;
     const ratio = cpuOff / cpuOn;
     report.progress(`CPU per \`me\` per round, off ÷ on: ${cpuRatios.map((r) => r.toFixed(3)).join(', ')}; median ${median(cpuRatios).toFixed(3)}`);
     report.progress(
@@ -633,6 +639,20 @@ async function metricsComparison(running: Running, report: Report): Promise<void
   } finally {
     await Promise.all([on.stop(), off.stop()]);
   }
+  // The recording alone, in one process (bench/metrics-recording.ts): a few µs, where pairs of
+  // whole services differ by a few per cent from one pair to the next.
+  const { stdout } = await execFileAsync(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, 'metrics-recording.ts')], {
+    cwd: path.join(__dirname, '..'),
+  });
+  const { offUs, recordingUs } = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { offUs: number; recordingUs: number };
+  report.progress(stdout.trim().split('\n')[0]);
+  report.add({
+    rank: 101,
+    measure: 'metrics recording per GraphQL request, in one process (µs of CPU)',
+    service: fmt(recordingUs),
+    comparator: `Apollo request ${fmt(offUs)} µs; ${((recordingUs / 1000 / cpuOffMs) * 100).toFixed(1)} % of \`me\` (${fmt(cpuOffMs)} ms)`,
+    target: '(informative: the recording alone)',
+  });
 }
 
 /** Registers `count` users of `client`, a few at a time. */
