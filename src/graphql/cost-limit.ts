@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import { type DocumentNode, GraphQLError, type GraphQLSchema, Kind, TypeInfo, visit, visitWithTypeInfo } from 'graphql';
+import { type DocumentNode, GraphQLError, type GraphQLSchema, Kind, TypeInfo, type ValueNode, visit, visitWithTypeInfo } from 'graphql';
 import { type ComplexityEstimator, fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import type { GraphQLContext } from './context';
 
@@ -72,7 +72,9 @@ function costWith(schema: GraphQLSchema, document: DocumentNode, variables: Reco
 
 /**
  * Whether the cost can change with the variables: several operations (the one run is named per
- * request), or a variable given to an argument of a field that prices its arguments (`pageCost`).
+ * request), a variable in a directive's arguments (`@skip(if: $x)`, `@include(if: $x)` leave whole
+ * selections out or in), or a variable in an argument of a field that prices its arguments
+ * (`pageCost`).
  */
 function dependsOnVariables(schema: GraphQLSchema, document: DocumentNode): boolean {
   if (document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION).length !== 1) return true;
@@ -81,10 +83,21 @@ function dependsOnVariables(schema: GraphQLSchema, document: DocumentNode): bool
   visit(
     document,
     visitWithTypeInfo(typeInfo, {
+      Directive(node) {
+        if (node.arguments?.some((argument) => usesVariable(argument.value))) depends = true;
+      },
       Argument(node) {
-        if (node.value.kind === Kind.VARIABLE && typeInfo.getFieldDef()?.extensions?.complexity !== undefined) depends = true;
+        if (usesVariable(node.value) && typeInfo.getFieldDef()?.extensions?.complexity !== undefined) depends = true;
       },
     }),
   );
   return depends;
+}
+
+/** A variable anywhere in an argument's value, lists and input objects included. */
+function usesVariable(value: ValueNode): boolean {
+  if (value.kind === Kind.VARIABLE) return true;
+  if (value.kind === Kind.LIST) return value.values.some(usesVariable);
+  if (value.kind === Kind.OBJECT) return value.fields.some((field) => usesVariable(field.value));
+  return false;
 }

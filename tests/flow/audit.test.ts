@@ -389,6 +389,31 @@ describe('the audit trail (authEvents)', () => {
     expect(small.errors).toBeUndefined();
   });
 
+  // Regression (attack review, 2026-12-04): a document whose cost was cached because no priced
+  // argument took a variable was run again with `@skip(if: $s)` false, and its ten full pages
+  // (13,010 points) passed at the cost of one (1,301).
+  it('prices each request again when a directive takes a variable: @skip/@include cannot carry a cached cost past the limit', async () => {
+    const alice = await t.signUp();
+    const full = 'edges { cursor node { id type at ipAddress userAgent sessionId detail } } pageInfo { hasNextPage endCursor }';
+    const pages = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => `p${from + i}: authEvents(first: 100) { ${full} }`).join(' ');
+    const documents = [
+      `query($s: Boolean!) { ${pages(0, 1)} ... @skip(if: $s) { ${pages(1, 3)} } }`,
+      `query($s: Boolean!) { ${pages(0, 1)} me { id } ...Rest @skip(if: $s) } fragment Rest on Query { ${pages(1, 3)} }`,
+      `query($s: Boolean!) { ${pages(0, 1)} ... @include(if: $s) { ${pages(1, 3)} } }`,
+    ];
+    for (const [i, query] of documents.entries()) {
+      const [cheap, dear] = i === 2 ? [false, true] : [true, false];
+      const first = await t.gql(query, { s: cheap }, bearer(alice.accessToken));
+      expect(first.errors, query).toBeUndefined();
+      const second = await t.gql(query, { s: dear }, bearer(alice.accessToken));
+      expect(second.status, query).toBe(400);
+      expect(codeOf(second)).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(second.errors![0].message).toMatch(/cost \(\d+\) is over the limit of 2000/);
+      expect(second.data, query).toBeUndefined();
+    }
+  });
+
   it('refuses cursors that are not ours, another user’s included, as BAD_USER_INPUT (field after), never 500', async () => {
     const alice = await t.signUp();
     const bob = await t.signUp();
