@@ -20,7 +20,8 @@ export function createApollo(
   const armor = new ApolloArmor({
     // Fragments (as a codegen client kit writes them) add no depth of their own: fields do.
     maxDepth: { n: options.limits.maxDepth, flattenFragments: true },
-    maxAliases: { n: options.limits.maxAliases },
+    // __typename counts too (armor leaves it out by default): more than the limit is refused, whatever the field.
+    maxAliases: { n: options.limits.maxAliases, allowList: [] },
     // Costed with the variables instead (cost-limit.ts): armor's rule priced inline page sizes only.
     costLimit: { enabled: false },
     // Counted by graphql-js's own parser below: armor's token plugin throws from a hook, which

@@ -13,7 +13,13 @@ const ALLOWED_HEADERS = [
 ].join(', ');
 /** Browsers cache a preflight answer this long (Chromium caps it at 2 hours). */
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
-const LOCALHOST = /^http:\/\/(localhost|127\.0\.0\.1)(:\d{1,5})?$/;
+/** An origin as a browser writes it: no leading zeros, a port a socket can have (1–65535). */
+const LOCALHOST = /^http:\/\/(?:localhost|127\.0\.0\.1)(?::([1-9]\d{0,4}))?$/;
+
+function isLocalhost(origin: string): boolean {
+  const match = LOCALHOST.exec(origin);
+  return match !== null && (match[1] === undefined || Number(match[1]) <= 65_535);
+}
 
 /**
  * CORS for /graphql. Tokens travel in the Authorization header and the body, never in cookies, so
@@ -28,7 +34,7 @@ export class CorsPolicy {
   }
 
   allows(origin: string): boolean {
-    return this.config.anyOrigin || this.origins.has(origin) || (this.config.anyLocalhostPort && LOCALHOST.test(origin));
+    return this.config.anyOrigin || this.origins.has(origin) || (this.config.anyLocalhostPort && isLocalhost(origin));
   }
 
   /** Adds the response headers for an actual request; answers whether it was a preflight, now answered. */

@@ -126,13 +126,16 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
   if (deps.ide && req.method === 'GET' && (await deps.ide.serve(url.pathname, res))) return;
   switch (url.pathname) {
     case '/healthz':
+      if (!readOnly(req, res)) return;
       return sendJson(res, 200, { status: 'ok' });
     case '/readyz': {
+      if (!readOnly(req, res)) return;
       if (deps.isDraining()) return sendJson(res, 503, { status: 'draining' });
       const ready = await deps.isDatabaseReady();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
     case '/.well-known/jwks.json':
+      if (!readOnly(req, res)) return;
       // Verifiers may cache the keys this long: a new key is added here at least this long before it signs.
       res.setHeader('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
       // Public keys: any page may read them.
@@ -150,7 +153,19 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
   }
 }
 
+/** GET and HEAD only; anything else is answered 405 here (false). */
+function readOnly(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  res.setHeader('allow', 'GET, HEAD');
+  sendJson(res, 405, { error: 'method not allowed' });
+  return false;
+}
+
 async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: RequestTarget, requestId: string) {
+  // A compressed body would be read as text and refused as "not JSON", or run if it happened to be
+  // plain: neither says what is wrong.
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') return sendRequestError(res, 415, 'Content-Encoding is not supported: send the body uncompressed.');
   const body = await readBody(req, deps.maxBodyBytes);
   if (body === 'too large') return sendRequestError(res, 413, `The request body is larger than ${deps.maxBodyBytes} bytes.`);
 

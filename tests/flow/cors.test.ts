@@ -37,7 +37,14 @@ describe('CORS in development: any localhost port and the hosted Apollo Sandbox'
     },
   );
 
-  it.each(['https://evil.example', 'http://localhost.evil.example:5173', 'null'])('gives %s no Access-Control-Allow-Origin', async (origin) => {
+  it.each([
+    'https://evil.example',
+    'http://localhost.evil.example:5173',
+    'null',
+    'http://localhost:99999',
+    'http://localhost:0',
+    'http://localhost:05173',
+  ])('gives %s no Access-Control-Allow-Origin', async (origin) => {
     const res = await preflight(t.app.url, origin);
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();

@@ -30,6 +30,35 @@ describe('GraphQL hardening', () => {
     expectRefused(res, 'GRAPHQL_VALIDATION_FAILED', /alias/i);
   });
 
+  it('counts aliases of __typename like any other (attack probe: 50 of them passed)', async () => {
+    const aliases = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: __typename`).join(' ');
+    expectRefused(await t.gql(`{ ${aliases(11)} }`), 'GRAPHQL_VALIDATION_FAILED', /alias/i);
+    expect((await t.gql(`{ ${aliases(10)} }`)).errors).toBeUndefined();
+  });
+
+  it('answers 415 to a compressed body (Content-Encoding), and runs nothing', async () => {
+    const body = JSON.stringify({ query: '{ __typename }' });
+    for (const encoding of ['gzip', 'deflate', 'br', 'foo']) {
+      const res = await post(t.app.url, body, { 'content-encoding': encoding });
+      expect(res.status, encoding).toBe(415);
+      expect(JSON.parse(res.body)).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
+    }
+    expect((await post(t.app.url, body, { 'content-encoding': 'identity' })).status).toBe(200);
+  });
+
+  it('answers 405 with Allow to other methods than GET and HEAD on /healthz, /readyz and the JWKS', async () => {
+    for (const path of ['/healthz', '/readyz', '/.well-known/jwks.json']) {
+      const url = new URL(path, t.app.url);
+      for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+        const res = await fetch(url, { method });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get('allow')).toBe('GET, HEAD');
+      }
+      expect((await fetch(url)).status, path).toBe(200);
+      expect((await fetch(url, { method: 'HEAD' })).status, path).toBe(200);
+    }
+  });
+
   it('refuses a document of more than GRAPHQL_MAX_TOKENS tokens at parse time', async () => {
     expectRefused(await t.gql(`{ ${'__typename '.repeat(1500)}}`), 'GRAPHQL_PARSE_FAILED', /token/i);
   });
