@@ -10,6 +10,7 @@ import { firstCharacters, headerText } from '../validation/text';
 import { USER_AGENT_LENGTH } from './client-info';
 import type { CorsPolicy } from './cors';
 import type { OfflineIde } from './ide';
+import { readOnly, sendJson } from './answers';
 import { canonicalAddress } from '../rate-limits/ip-bucket';
 
 export interface HttpDependencies {
@@ -153,14 +154,6 @@ async function route(deps: HttpDependencies, req: IncomingMessage, res: ServerRe
   }
 }
 
-/** GET and HEAD only; anything else is answered 405 here (false). */
-function readOnly(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.method === 'GET' || req.method === 'HEAD') return true;
-  res.setHeader('allow', 'GET, HEAD');
-  sendJson(res, 405, { error: 'method not allowed' });
-  return false;
-}
-
 async function serveGraphQL(deps: HttpDependencies, req: IncomingMessage, res: ServerResponse, url: RequestTarget, requestId: string) {
   // A compressed body would be read as text and refused as "not JSON", or run if it happened to be
   // plain: neither says what is wrong.
@@ -269,10 +262,4 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too la
 
 function sendRequestError(res: ServerResponse, status: number, message: string): void {
   sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
-}
-
-function sendJson(res: ServerResponse, status: number, payload: unknown): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(payload));
 }

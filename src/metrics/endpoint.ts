@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readOnly, sendJson } from '../http/answers';
 import type { PrometheusMetrics } from './metrics';
 
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -14,13 +15,10 @@ export function metricsHandler(metrics: PrometheusMetrics, token: string | undef
   const expected = token === undefined ? undefined : digest(token);
   return async (req, res) => {
     res.setHeader('cache-control', 'no-store');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      return answer(res, 405, 'method not allowed');
-    }
+    if (!readOnly(req, res)) return;
     if (expected && !timingSafeEqual(digest(bearerOf(req) ?? ''), expected)) {
       res.setHeader('www-authenticate', 'Bearer realm="metrics"');
-      return answer(res, 401, 'unauthorized');
+      return sendJson(res, 401, { error: 'unauthorized' });
     }
     const { contentType, text } = await metrics.exposition();
     res.statusCode = 200;
@@ -34,10 +32,10 @@ export function serveMetricsOnly(server: Server, handle: MetricsHandler, logger:
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') return answer(res, 404, 'not found');
+    if (path !== '/metrics') return sendJson(res, 404, { error: 'not found' });
     handle(req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'metrics scrape failed');
-      if (!res.headersSent) answer(res, 500, 'metrics unavailable');
+      if (!res.headersSent) sendJson(res, 500, { error: 'metrics unavailable' });
       else res.destroy();
     });
   });
@@ -49,10 +47,4 @@ function bearerOf(req: IncomingMessage): string | undefined {
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
-}
-
-function answer(res: ServerResponse, status: number, error: string): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify({ error }));
 }
