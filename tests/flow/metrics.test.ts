@@ -72,6 +72,16 @@ describe('metrics on the main port behind METRICS_TOKEN', () => {
     expect(text).toContain('# TYPE graphql_requests_total counter');
     // prom-client's process metrics, in the app's own registry.
     expect(text).toContain('process_cpu_user_seconds_total');
+    // Read-only: other methods are refused before the token is even looked at, with no metric text.
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const refused = await fetch(metricsUrl(t), { method, headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(refused.status, method).toBe(405);
+      expect(refused.headers.get('allow')).toBe('GET, HEAD');
+      expect(await refused.text()).not.toContain('# HELP');
+    }
+    const head = await fetch(metricsUrl(t), { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
   });
 
   it('counts a sign-in: one code sent and one verified, by SMS, to the number country calling code', async () => {
