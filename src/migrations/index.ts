@@ -11,6 +11,7 @@ import { Migration20261202050000 } from './Migration20261202050000';
 import { Migration20261202060000 } from './Migration20261202060000';
 import { Migration20261203000000 } from './Migration20261203000000';
 import { Migration20261203010000 } from './Migration20261203010000';
+import { Migration20261204220000 } from './Migration20261204220000';
 
 /** Every migration, oldest first. `npm run migration:create` writes a new file; add it here. */
 export const migrationsList: MigrationObject[] = [
@@ -26,4 +27,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202060000', class: Migration20261202060000 },
   { name: 'Migration20261203000000', class: Migration20261203000000 },
   { name: 'Migration20261203010000', class: Migration20261203010000 },
+  { name: 'Migration20261204220000', class: Migration20261204220000 },
 ];

@@ -56,8 +56,9 @@ const UPDATE = {
  */
 const NUMBER = {
   reserveSend: {
-    name: 'otp_reserve_send',
-    text: 'select challenge, destination, proven, previous from otp_reserve_send($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    name: 'otp_reserve_send_unless_exhausted',
+    text: `select challenge, destination, proven, previous, exhausted_until
+      from otp_reserve_send_unless_exhausted($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
   },
   ownersLiveCodeUntil: { name: 'otp_owners_live_code_until', text: 'select otp_owners_live_code_until($1, $2, $3, $4) as until' },
   sendInFlightTo: {
@@ -219,18 +220,25 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * was reported undelivered), and, for a number its user has not proven, while no verified owner
    * has a live code or a send in flight. Answers the challenge as reserved, where its codes go,
    * whether its user has proven that number, and its send as it was before (what `releaseSend`
-   * restores); null when refused.
+   * restores); null when refused. With `exhausted` (a budget's row in `rate_limit`, from
+   * `Budget.exhaustedInStatement`): refused first while that budget has no point left, answering
+   * the window's end (epoch ms) instead (Migration20261204220000).
    */
   async reserveSend(
     challenge: { id: string; userId: string; purpose: string },
     send: { channel: Channel; reference: string; now: Date; maxSends: number; cooldownSeconds: number; codeTtlSeconds: number },
-  ): Promise<{ challenge: SendState; destination: string; proven: boolean; previous: PreviousSend } | null> {
+    exhausted?: [rowKey: string, limit: number, now: number],
+  ): Promise<{ challenge: SendState; destination: string; proven: boolean; previous: PreviousSend } | { exhaustedUntil: number } | null> {
     const { channel, reference, now, maxSends, cooldownSeconds, codeTtlSeconds } = send;
     const cooldownStart = addSeconds(now, -cooldownSeconds);
-    const values = [challenge.id, challenge.userId, challenge.purpose, channel, now, reference, maxSends, cooldownStart, codeTtlSeconds];
-    type Reserved = { challenge: ChallengeRow; destination: string; proven: boolean; previous: ChallengeRow };
+    const values = [
+      ...(exhausted ?? [null, null, null]),
+      ...[challenge.id, challenge.userId, challenge.purpose, channel, now, reference, maxSends, cooldownStart, codeTtlSeconds],
+    ];
+    type Reserved = { challenge: ChallengeRow; destination: string; proven: boolean; previous: ChallengeRow; exhausted_until: string | null };
     const [row] = await queryIn<Reserved>(this.em, NUMBER.reserveSend, values);
     if (!row) return null;
+    if (row.exhausted_until !== null) return { exhaustedUntil: Number(row.exhausted_until) };
     const { last_sent_at, send_reference, send_channel, delivery_failed_at } = row.previous;
     const previous = {
       lastSentAt: dateOrNull(last_sent_at),

@@ -18,7 +18,7 @@ import { OneAtATime } from './one-at-a-time';
 import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
 import type { Send, SendGuard, SendReceipt } from './send-guard';
-import type { Budget, Taken } from '../rate-limits/budget';
+import { type Budget, retryAfterSeconds, type Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
 import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
@@ -178,7 +178,7 @@ export class OtpService {
 
   /** `locale` (BCP 47, optional) asks the provider for the SMS language. */
   async request(pendingToken: string, channel: Channel, client: ClientInfo, locale?: string | null): Promise<DispatchResult> {
-    const { challenges, provider, sendGuard, audit, clock, limits, logger } = this.deps;
+    const { challenges, provider, sendGuard, wrongCodesPerUser, audit, clock, limits, logger } = this.deps;
     const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
     const claims = await this.deps.tokens.verifyPending(pendingToken);
     const now = clock.now();
@@ -191,6 +191,13 @@ export class OtpService {
     // (see `reserveSend`): a stranger is refused while an owner's code is live or in flight, and an
     // owner who finds a stranger's send in flight waits for it to be answered (below), so that the
     // owner's start comes last.
+    // No code while the user's wrong-code budget is spent: verifyOtp would refuse it, right or not.
+    // Read in the reservation's own call when the budget is counted in PostgreSQL.
+    const exhausted = wrongCodesPerUser.exhaustedInStatement(claims.userId);
+    if (!exhausted) {
+      const waitSeconds = await wrongCodesPerUser.exhausted(claims.userId);
+      if (waitSeconds !== undefined) throw wrongCodesExhausted(waitSeconds);
+    }
     const reservation = await challenges.reserveSend(
       { id: claims.challengeId, userId: claims.userId, purpose: claims.purpose },
       {
@@ -201,8 +208,10 @@ export class OtpService {
         cooldownSeconds: limits.resendCooldownSeconds,
         codeTtlSeconds: limits.codeTtlSeconds,
       },
+      exhausted,
     );
     if (!reservation) return this.refuseSend(claims, channel, now);
+    if ('exhaustedUntil' in reservation) throw wrongCodesExhausted(retryAfterSeconds(reservation.exhaustedUntil - Date.now()));
     const { challenge, previous, destination: phoneNumber, proven } = reservation;
     const send: Send = { e164: phoneNumber, verifiedOwner: proven ? challenge.userId : undefined };
 
@@ -419,9 +428,7 @@ export class OtpService {
     const userId = challenge.user.id;
     if (!budget.ok) {
       await challenges.releaseAttempt(challenge.id);
-      const message = 'Too many wrong codes for this account. Try again later.';
-      const refusal = new AppError('OTP_ATTEMPTS_EXCEEDED', { message, extensions: { retryAfterSeconds: budget.retryAfterSeconds } });
-      throw this.failed(challenge, proof, 'attempts_exhausted', refusal);
+      throw this.failed(challenge, proof, 'attempts_exhausted', wrongCodesExhausted(budget.retryAfterSeconds));
     }
 
     // Given back once, from the moment the guess is known right (while the challenge is completed)
@@ -548,6 +555,12 @@ export class OtpService {
  * A send of `challenge` to its destination, and whether its user has proven that number (a new
  * number, in a phone change, is unproven until its code comes back: it spends the shared budget).
  */
+/** The user's wrong-code budget is spent: no code can be verified (nor is one sent) for this long. */
+function wrongCodesExhausted(retryAfterSeconds: number): AppError {
+  const message = 'Too many wrong codes for this account. Try again later.';
+  return new AppError('OTP_ATTEMPTS_EXCEEDED', { message, extensions: { retryAfterSeconds } });
+}
+
 function sendOf(challenge: OtpChallenge): Send {
   const e164 = destinationOf(challenge);
   const proven = e164 === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;

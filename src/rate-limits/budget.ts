@@ -68,10 +68,29 @@ export class Budget {
     };
   }
 
+  /**
+   * Seconds until `identity` has a point again, when it has none left; undefined while it has.
+   * A read: nothing is taken.
+   */
+  async exhausted(identity: string): Promise<number | undefined> {
+    const counted = await this.limiter.get(limitKey(identity));
+    return counted && counted.remainingPoints <= 0 ? retryAfterSeconds(counted.msBeforeNext) : undefined;
+  }
+
+  /**
+   * `exhausted` as values for the caller's statement when the counts are in PostgreSQL (else
+   * undefined: `exhausted`): the row's key, the points that exhaust it, now (epoch ms). The row
+   * holds no point left while `points >= limit` and `expire > now`.
+   */
+  exhaustedInStatement(identity: string): [rowKey: string, limit: number, now: number] | undefined {
+    const table = this.limiter.inPostgres;
+    return table && [table.rowKey(limitKey(identity)), table.points, Date.now()];
+  }
+
   private answer(ok: boolean, msBeforeNext: number): Taken {
     if (ok) return { ok, until: Date.now() + msBeforeNext };
     this.refused();
-    return { ok, retryAfterSeconds: Math.max(1, Math.ceil(msBeforeNext / 1000)) };
+    return { ok, retryAfterSeconds: retryAfterSeconds(msBeforeNext) };
   }
 
   /** Drops the counter altogether (the identity is gone: a deleted user). */
@@ -87,4 +106,9 @@ export class Budget {
     if (!taken.ok || Date.now() >= taken.until) return;
     await this.limiter.reward(limitKey(identity));
   }
+}
+
+/** Whole seconds, at least one: what a client is told to wait. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -69,6 +69,35 @@ describe('OTP abuse limits across tokens, accounts and IPs', () => {
   });
 });
 
+// Attack probe (2026-12-04): with the budget spent, requestOtp still sent a code that verifyOtp
+// then refused, right or not: a wasted SMS or call per request.
+describe.each(['postgres', 'memory'])('no code is sent while the user’s wrong-code budget is spent (counters in %s)', (store) => {
+  const t = useTestApp({ OTP_WRONG_CODES_PER_USER_PER_HOUR: '3', RATE_LIMIT_STORE: store });
+  const sinchStarts = () => t.app.emulator!.requests.filter((r) => r.method === 'POST').length;
+
+  it('answers requestOtp OTP_ATTEMPTS_EXCEEDED with the wait, before Sinch is called; other users still get codes', async () => {
+    const { user } = await t.signUp();
+    const first = await loginPending(t.gql, user);
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken: first } })).errors).toBeUndefined();
+    for (let i = 0; i < 2; i++) expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: first, code: WRONG } }))).toBe('OTP_INVALID');
+    // One point left: a send is still worth it.
+    const second = await loginPending(t.gql, user);
+    expect((await t.gql(REQUEST_OTP, { input: { pendingToken: second } })).errors).toBeUndefined();
+    expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: second, code: WRONG } }))).toBe('OTP_INVALID');
+
+    const before = sinchStarts();
+    for (const channel of ['SMS', 'VOICE']) {
+      const refused = await t.gql(REQUEST_OTP, { input: { pendingToken: await loginPending(t.gql, user), channel } });
+      expect(codeOf(refused), channel).toBe('OTP_ATTEMPTS_EXCEEDED');
+      expect(refused.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(3000);
+    }
+    expect(sinchStarts()).toBe(before);
+
+    const other = await t.signUp();
+    expect(other.accessToken).toBeTruthy();
+  });
+});
+
 describe('the per-country SMS pumping breaker', () => {
   const t = useTestApp({ OTP_SENDS_PER_COUNTRY_PER_HOUR: '2' });
 
