@@ -6,7 +6,9 @@ import { Migration } from '@mikro-orm/migrations';
  * SMS or call would be wasted. The budget's row (`rate_limit`, rate-limiter-flexible's table: the
  * points taken in the window, its end in epoch ms) is read in the same call as the reservation, so
  * requestOtp keeps its one round trip. `p_budget_key` null: the budget is counted elsewhere (Redis,
- * memory) and read by the caller.
+ * memory) and read by the caller. Without the table the check is skipped, so that a counters'
+ * store failure is not the send's failure (the wrong codes themselves are still counted and
+ * refused, in memory).
  */
 export class Migration20261204220000 extends Migration {
   override async up(): Promise<void> {
@@ -19,7 +21,9 @@ export class Migration20261204220000 extends Migration {
       declare
         budget_end bigint;
       begin
-        if p_budget_key is not null then
+        -- Without the counters' table (dropped, not restored yet) the service counts in memory
+        -- (LimiterStore's fallback) and the send goes ahead as before this check.
+        if p_budget_key is not null and to_regclass('rate_limit') is not null then
           select r.expire into budget_end from "rate_limit" r
             where r.key = p_budget_key and r.points >= p_budget_limit and r.expire > p_now_ms;
           if found then

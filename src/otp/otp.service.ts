@@ -182,6 +182,13 @@ export class OtpService {
     const language = locale === undefined || locale === null ? undefined : requireLocale(locale);
     const claims = await this.deps.tokens.verifyPending(pendingToken);
     const now = clock.now();
+    // No code while the user's wrong-code budget is spent: verifyOtp would refuse it, right or not.
+    // Read in the reservation's own call when the budget is counted in PostgreSQL.
+    const exhausted = wrongCodesPerUser.exhaustedInStatement(claims.userId);
+    if (!exhausted) {
+      const waitSeconds = await wrongCodesPerUser.exhausted(claims.userId);
+      if (waitSeconds !== undefined) throw wrongCodesExhausted(waitSeconds);
+    }
     // Sinch requires a reference unique per start. Random, not the send count: a send that timed
     // out at our end may still exist at Sinch. The challenge id prefix lets support trace a send
     // to a login; the callbacks match the whole reference.
@@ -191,13 +198,6 @@ export class OtpService {
     // (see `reserveSend`): a stranger is refused while an owner's code is live or in flight, and an
     // owner who finds a stranger's send in flight waits for it to be answered (below), so that the
     // owner's start comes last.
-    // No code while the user's wrong-code budget is spent: verifyOtp would refuse it, right or not.
-    // Read in the reservation's own call when the budget is counted in PostgreSQL.
-    const exhausted = wrongCodesPerUser.exhaustedInStatement(claims.userId);
-    if (!exhausted) {
-      const waitSeconds = await wrongCodesPerUser.exhausted(claims.userId);
-      if (waitSeconds !== undefined) throw wrongCodesExhausted(waitSeconds);
-    }
     const reservation = await challenges.reserveSend(
       { id: claims.challengeId, userId: claims.userId, purpose: claims.purpose },
       {
@@ -551,16 +551,16 @@ export class OtpService {
   }
 }
 
-/**
- * A send of `challenge` to its destination, and whether its user has proven that number (a new
- * number, in a phone change, is unproven until its code comes back: it spends the shared budget).
- */
 /** The user's wrong-code budget is spent: no code can be verified (nor is one sent) for this long. */
 function wrongCodesExhausted(retryAfterSeconds: number): AppError {
   const message = 'Too many wrong codes for this account. Try again later.';
   return new AppError('OTP_ATTEMPTS_EXCEEDED', { message, extensions: { retryAfterSeconds } });
 }
 
+/**
+ * A send of `challenge` to its destination, and whether its user has proven that number (a new
+ * number, in a phone change, is unproven until its code comes back: it spends the shared budget).
+ */
 function sendOf(challenge: OtpChallenge): Send {
   const e164 = destinationOf(challenge);
   const proven = e164 === challenge.user.phoneNumber && challenge.user.phoneVerifiedAt;
