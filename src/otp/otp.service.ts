@@ -7,7 +7,7 @@ import { AppError, badInput, isAppError } from '../errors/app-error';
 import { isLive } from '../sessions/session-liveness';
 import { maskPhone } from '../phones/mask';
 import type { Channel } from '../phones/phone-policy';
-import { addSeconds, earliest, latest, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
+import { addSeconds, earliest, latest, secondsToWait, secondsUntil, type Clock, wholeSeconds } from '../time/clock';
 import type { PendingClaims, TokenService } from '../tokens/token-service';
 import type { UserRecord } from '../users/user.entity';
 import { ChallengePurpose, ChallengeStatus, type ChallengeView, destinationOf, OtpChallenge } from './otp-challenge.entity';
@@ -18,7 +18,7 @@ import { OneAtATime } from './one-at-a-time';
 import { requireLocale } from '../validation/locale';
 import { type OtpProvider, SendOutcomeUnknown } from './otp-provider';
 import type { Send, SendGuard, SendReceipt } from './send-guard';
-import { type Budget, retryAfterSeconds, type Taken } from '../rate-limits/budget';
+import type { Budget, Taken } from '../rate-limits/budget';
 import type { ClientInfo } from '../http/client-info';
 import type { SessionGrant } from '../sessions/session.service';
 import type { AuditEntry, AuditTrail } from '../audit/audit-trail';
@@ -211,7 +211,7 @@ export class OtpService {
       exhausted,
     );
     if (!reservation) return this.refuseSend(claims, channel, now);
-    if ('exhaustedUntil' in reservation) throw wrongCodesExhausted(retryAfterSeconds(reservation.exhaustedUntil - Date.now()));
+    if ('exhaustedUntil' in reservation) throw wrongCodesExhausted(secondsToWait(reservation.exhaustedUntil - Date.now()));
     const { challenge, previous, destination: phoneNumber, proven } = reservation;
     const send: Send = { e164: phoneNumber, verifiedOwner: proven ? challenge.userId : undefined };
 

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/metrics';
 import { e164Parts } from '../phones/e164-parts';
 import { limitKey } from '../rate-limits/budget';
 import type { Limiter } from '../rate-limits/limiter-store';
+import { secondsToWait } from '../time/clock';
 
 export interface PumpingSettings {
   /** The window sends and conversions are counted in. */
@@ -70,7 +71,7 @@ export class PumpingGuard {
       const converted = Math.min(conversions?.consumedPoints ?? 0, sent);
       const unconverted = sent - converted;
       if (unconverted < scope.minUnconverted || converted / sent >= this.settings.minConversionRate) continue;
-      const retryAfterSeconds = Math.max(1, Math.ceil((sends.msBeforeNext || this.settings.windowSeconds * 1000) / 1000));
+      const retryAfterSeconds = secondsToWait(sends.msBeforeNext || this.settings.windowSeconds * 1000);
       await this.release(e164);
       this.warnTripped(scope, { sent, converted, retryAfterSeconds });
       this.metrics.limiterRefusal(scope.name === 'country' ? 'pumpingPerCountry' : 'pumpingPerPrefix');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RateLimiterRes } from 'rate-limiter-flexible';
+import { secondsToWait } from '../time/clock';
 import { ipBucket } from './ip-bucket';
 import type { Limiter } from './limiter-store';
 
@@ -74,7 +75,7 @@ export class Budget {
    */
   async exhausted(identity: string): Promise<number | undefined> {
     const counted = await this.limiter.get(limitKey(identity));
-    return counted && counted.remainingPoints <= 0 ? retryAfterSeconds(counted.msBeforeNext) : undefined;
+    return counted && counted.remainingPoints <= 0 ? secondsToWait(counted.msBeforeNext) : undefined;
   }
 
   /**
@@ -90,7 +91,7 @@ export class Budget {
   private answer(ok: boolean, msBeforeNext: number): Taken {
     if (ok) return { ok, until: Date.now() + msBeforeNext };
     this.refused();
-    return { ok, retryAfterSeconds: retryAfterSeconds(msBeforeNext) };
+    return { ok, retryAfterSeconds: secondsToWait(msBeforeNext) };
   }
 
   /** Drops the counter altogether (the identity is gone: a deleted user). */
@@ -106,9 +107,4 @@ export class Budget {
     if (!taken.ok || Date.now() >= taken.until) return;
     await this.limiter.reward(limitKey(identity));
   }
-}
-
-/** Whole seconds, at least one: what a client is told to wait. */
-export function retryAfterSeconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000));
 }

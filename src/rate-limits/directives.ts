@@ -2,6 +2,7 @@ import { buildSchema as buildSdlSchema, type GraphQLDirective, type GraphQLSchem
 import { rateLimitDirective } from 'graphql-rate-limit-directive';
 import type { RateLimitPolicy, Window } from '../config/config';
 import { AppError } from '../errors/app-error';
+import { secondsToWait } from '../time/clock';
 import type { Metrics } from '../metrics/metrics';
 import type { GraphQLContext } from '../graphql/context';
 import { ipBucket } from './ip-bucket';
@@ -50,7 +51,7 @@ function directiveFor(policy: DirectivePolicy, window: Window, store?: LimiterSt
     limiterClass: store?.limiterClass(SYNCED_POLICIES.has(policy) ? 'synced' : 'shared') as never,
     onLimit: (response) => {
       metrics?.limiterRefusal(policy);
-      throw new AppError('RATE_LIMITED', { extensions: { retryAfterSeconds: Math.max(1, Math.ceil(response.msBeforeNext / 1000)) } });
+      throw new AppError('RATE_LIMITED', { extensions: { retryAfterSeconds: secondsToWait(response.msBeforeNext) } });
     },
   });
 }

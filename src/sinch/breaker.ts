@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import type { Logger } from '../logging/logger';
+import { secondsToWait } from '../time/clock';
 
 export interface BreakerOptions {
   /** Consecutive outages (no usable answer, 5xx) that open the circuit. */
@@ -85,7 +86,7 @@ export class SinchBreaker {
 
   /** At least 1: while a trial is in flight the answer is "very soon", never "now". */
   private secondsUntilTrial(): number {
-    return Math.max(1, Math.ceil((this.openedAt + this.options.resetTimeoutMs - Date.now()) / 1000));
+    return secondsToWait(this.openedAt + this.options.resetTimeoutMs - Date.now());
   }
 
   private opened(): void {

@@ -9,9 +9,14 @@ export function addSeconds(date: Date, seconds: number): Date {
   return new Date(date.getTime() + seconds * 1000);
 }
 
-/** Whole seconds from `now` until `later`, at least 1 (a client told "retry in 0 s" would spin). */
+/** A wait in whole seconds, rounded up, at least 1 (a client told "retry in 0 s" would spin). */
+export function secondsToWait(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** `secondsToWait` from `now` until `later`. */
 export function secondsUntil(later: Date, now: Date): number {
-  return Math.max(1, Math.ceil((later.getTime() - now.getTime()) / 1000));
+  return secondsToWait(later.getTime() - now.getTime());
 }
 
 export function earliest(a: Date, b: Date): Date {
