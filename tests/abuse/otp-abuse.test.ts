@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../support/graphql-client';
 import { REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
-import { loginPending, newUser, useTestApp } from '../support/test-app';
+import { loginPending, newUser, type TestApp, useTestApp } from '../support/test-app';
 
 const WRONG = '0000000';
+
+/** Verifications started at the emulator so far (each a code sent or a call placed). */
+const sinchStarts = (t: TestApp) => t.app.emulator!.requests.filter((r) => r.method === 'POST').length;
 
 describe('OTP abuse limits across tokens, accounts and IPs', () => {
   const t = useTestApp({
@@ -11,8 +14,6 @@ describe('OTP abuse limits across tokens, accounts and IPs', () => {
     OTP_SENDS_PER_PHONE_PER_DAY: '4',
     OTP_WRONG_CODES_PER_USER_PER_HOUR: '7',
   });
-
-  const sinchStarts = () => t.app.emulator!.requests.filter((r) => r.method === 'POST').length;
 
   it('caps sends per phone number whatever account asks, before Sinch is called', async () => {
     const phoneNumber = '+33 6 12 34 56 01';
@@ -23,12 +24,12 @@ describe('OTP abuse limits across tokens, accounts and IPs', () => {
       answers.push(codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken } })));
     }
     expect(answers).toEqual([undefined, undefined, undefined, 'RATE_LIMITED']);
-    const before = sinchStarts();
+    const before = sinchStarts(t);
     const pendingToken = await loginPending(t.gql, accounts[0]);
     const refused = await t.gql(REQUEST_OTP, { input: { pendingToken } });
     expect(codeOf(refused)).toBe('RATE_LIMITED');
     expect(refused.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(3000);
-    expect(sinchStarts()).toBe(before);
+    expect(sinchStarts(t)).toBe(before);
   });
 
   // Regression: throwaway accounts registered with a victim's number used up the victim's caps.
@@ -73,7 +74,6 @@ describe('OTP abuse limits across tokens, accounts and IPs', () => {
 // then refused, right or not: a wasted SMS or call per request.
 describe.each(['postgres', 'memory'])('no code is sent while the user’s wrong-code budget is spent (counters in %s)', (store) => {
   const t = useTestApp({ OTP_WRONG_CODES_PER_USER_PER_HOUR: '3', RATE_LIMIT_STORE: store });
-  const sinchStarts = () => t.app.emulator!.requests.filter((r) => r.method === 'POST').length;
 
   it('answers requestOtp OTP_ATTEMPTS_EXCEEDED with the wait, before Sinch is called; other users still get codes', async () => {
     const { user } = await t.signUp();
@@ -85,13 +85,13 @@ describe.each(['postgres', 'memory'])('no code is sent while the user’s wrong-
     expect((await t.gql(REQUEST_OTP, { input: { pendingToken: second } })).errors).toBeUndefined();
     expect(codeOf(await t.gql(VERIFY_OTP, { input: { pendingToken: second, code: WRONG } }))).toBe('OTP_INVALID');
 
-    const before = sinchStarts();
+    const before = sinchStarts(t);
     for (const channel of ['SMS', 'VOICE']) {
       const refused = await t.gql(REQUEST_OTP, { input: { pendingToken: await loginPending(t.gql, user), channel } });
       expect(codeOf(refused), channel).toBe('OTP_ATTEMPTS_EXCEEDED');
       expect(refused.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(3000);
     }
-    expect(sinchStarts()).toBe(before);
+    expect(sinchStarts(t)).toBe(before);
 
     const other = await t.signUp();
     expect(other.accessToken).toBeTruthy();
