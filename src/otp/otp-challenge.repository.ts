@@ -1,12 +1,15 @@
 import { EntityRepository } from '@mikro-orm/postgresql';
 import { eventAfter } from '../audit/audit-trail';
 import { queryIn, type Statement, type StatementRunner, UNFLUSHED } from '../db/prepared';
+import { type KeyedPointRow, limitKeySql } from '../rate-limits/budget';
+import { takePoints } from '../rate-limits/shared-counts';
 import { AuthSession } from '../sessions/session.entity';
 import { liveSessionSql } from '../sessions/session-liveness';
 import { addSeconds } from '../time/clock';
 import type { Channel } from '../phones/phone-policy';
 import { User } from '../users/user.entity';
 import { type ChallengePurpose, ChallengeStatus, type ChallengeView, OtpChallenge } from './otp-challenge.entity';
+import { capHolderSql, type NumberCapsInStatement } from './send-guard';
 
 /** Usable: not upgraded, not locked, not expired (`now` is the placeholder holding the time). */
 const live = (now: string) => `status = 'pending' and consumed_at is null and expires_at > ${now}`;
@@ -50,15 +53,24 @@ const UPDATE = {
   },
 } satisfies Record<string, Statement>;
 
+/** The reservation's function (Migration20261204220000), its parameters $1 to $12. */
+const RESERVE_SEND = 'otp_reserve_send_unless_exhausted($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)';
+
 /**
  * Sends to a phone number: reserving one, and what other challenges do with the number (the
  * functions of Migration20261203010000 hold the conditions, shared by the reservation and these).
  */
 const NUMBER = {
-  reserveSend: {
-    name: 'otp_reserve_send_unless_exhausted',
-    text: `select challenge, destination, proven, previous, exhausted_until
-      from otp_reserve_send_unless_exhausted($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  reserveSend: { name: 'otp_reserve_send_unless_exhausted', text: `select * from ${RESERVE_SEND}` },
+  reserveSendCounted: {
+    name: 'otp_reserve_send_counted',
+    text: `with r as (select * from ${RESERVE_SEND}),
+      counted as (${takePoints(
+        `select cap.prefix || ${limitKeySql(capHolderSql('r.destination', 'r.proven'))}, 1, cap.expire
+          from r, (values ($13::varchar, $14::bigint), ($15, $16)) as cap(prefix, expire) where r.challenge is not null`,
+        '$17',
+      )})
+      select r.*, (select jsonb_agg(jsonb_build_object('key', key, 'points', points, 'expire', expire::text)) from counted) as caps from r`,
   },
   ownersLiveCodeUntil: { name: 'otp_owners_live_code_until', text: 'select otp_owners_live_code_until($1, $2, $3, $4) as until' },
   sendInFlightTo: {
@@ -222,21 +234,35 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * whether its user has proven that number, and its send as it was before (what `releaseSend`
    * restores); null when refused. With `exhausted` (a budget's row in `rate_limit`, from
    * `Budget.exhaustedInStatement`): refused first while that budget has no point left, answering
-   * the window's end (epoch ms) instead (Migration20261204220000).
+   * the window's end (epoch ms) instead (Migration20261204220000). With `caps` (caps per number in
+   * `rate_limit`, from `SendGuard.numberCapsInStatement`): once the send is reserved, a point of each
+   * cap for its destination (`capHolderSql`), their rows answered as `caps`.
    */
   async reserveSend(
     challenge: { id: string; userId: string; purpose: string },
     send: { channel: Channel; reference: string; now: Date; maxSends: number; cooldownSeconds: number; codeTtlSeconds: number },
     exhausted?: [rowKey: string, limit: number, now: number],
-  ): Promise<{ challenge: SendState; destination: string; proven: boolean; previous: PreviousSend } | { exhaustedUntil: number } | null> {
+    caps?: NumberCapsInStatement['values'],
+  ): Promise<
+    { challenge: SendState; destination: string; proven: boolean; previous: PreviousSend; caps?: KeyedPointRow[] } | { exhaustedUntil: number } | null
+  > {
     const { channel, reference, now, maxSends, cooldownSeconds, codeTtlSeconds } = send;
     const cooldownStart = addSeconds(now, -cooldownSeconds);
     const values = [
       ...(exhausted ?? [null, null, null]),
       ...[challenge.id, challenge.userId, challenge.purpose, channel, now, reference, maxSends, cooldownStart, codeTtlSeconds],
     ];
-    type Reserved = { challenge: ChallengeRow; destination: string; proven: boolean; previous: ChallengeRow; exhausted_until: string | null };
-    const [row] = await queryIn<Reserved>(this.em, NUMBER.reserveSend, values);
+    type Reserved = {
+      challenge: ChallengeRow;
+      destination: string;
+      proven: boolean;
+      previous: ChallengeRow;
+      exhausted_until: string | null;
+      caps?: KeyedPointRow[] | null;
+    };
+    const [row] = caps
+      ? await queryIn<Reserved>(this.em, NUMBER.reserveSendCounted, [...values, ...caps])
+      : await queryIn<Reserved>(this.em, NUMBER.reserveSend, values);
     if (!row) return null;
     if (row.exhausted_until !== null) return { exhaustedUntil: Number(row.exhausted_until) };
     const { last_sent_at, send_reference, send_channel, delivery_failed_at } = row.previous;
@@ -246,7 +272,7 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
       sendChannel: send_channel ?? null,
       deliveryFailedAt: dateOrNull(delivery_failed_at),
     };
-    return { challenge: sendStateOf(row.challenge), destination: row.destination, proven: row.proven, previous };
+    return { challenge: sendStateOf(row.challenge), destination: row.destination, proven: row.proven, previous, caps: row.caps ?? undefined };
   }
 
   /**

@@ -198,7 +198,9 @@ export class OtpService {
     // (see `reserveSend`): a stranger is refused while an owner's code is live or in flight, and an
     // owner who finds a stranger's send in flight waits for it to be answered (below), so that the
     // owner's start comes last.
-    const reservation = await challenges.reserveSend(
+    // The caps per number too, when counted in PostgreSQL: the statement knows the number.
+    const caps = sendGuard.numberCapsInStatement();
+    const reservation = await this.reserveSend(
       { id: claims.challengeId, userId: claims.userId, purpose: claims.purpose },
       {
         channel,
@@ -209,6 +211,7 @@ export class OtpService {
         codeTtlSeconds: limits.codeTtlSeconds,
       },
       exhausted,
+      caps?.values,
     );
     if (!reservation) return this.refuseSend(claims, channel, now);
     if ('exhaustedUntil' in reservation) throw wrongCodesExhausted(secondsToWait(reservation.exhaustedUntil - Date.now()));
@@ -218,7 +221,7 @@ export class OtpService {
     const release = () => challenges.releaseSend(challenge.id, reference, previous);
     let receipt: SendReceipt;
     try {
-      receipt = await sendGuard.take(send);
+      receipt = await sendGuard.take(send, caps && reservation.caps && caps.taken(send, reservation.caps));
     } catch (error) {
       await release();
       throw error;
@@ -262,6 +265,22 @@ export class OtpService {
     logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
     this.deps.metrics.codeSent(channel, phoneNumber);
     return { channel, expiresAt: earliest(codeExpiresAt, latestSend.expiresAt), locale: usedLocale, ...this.resendState(latestSend, now) };
+  }
+
+  /**
+   * The reservation, with the caps per number counted in its statement when `caps` are given.
+   * Should that statement fail (the counters' table gone), the reservation alone: `SendGuard.take`
+   * then takes the caps itself, in memory if need be, as the other limits do.
+   */
+  private async reserveSend(...[challenge, send, exhausted, caps]: Parameters<OtpChallengeRepository['reserveSend']>) {
+    if (caps) {
+      try {
+        return await this.deps.challenges.reserveSend(challenge, send, exhausted, caps);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'reserving a send with its caps counted failed: reserving and counting apart');
+      }
+    }
+    return this.deps.challenges.reserveSend(challenge, send, exhausted);
   }
 
   /**

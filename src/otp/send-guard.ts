@@ -1,13 +1,55 @@
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error';
 import { countryCallingCodeOf, maskPhone } from '../phones/mask';
-import type { Budget, Taken } from '../rate-limits/budget';
+import type { Budget, KeyedPointRow, PointOfSqlIdentity, Taken } from '../rate-limits/budget';
 import type { PumpingGuard } from './pumping-guard';
 
 export interface SendBudgets {
   phonePerHour: Budget;
   phonePerDay: Budget;
   countryPerHour: Budget;
+}
+
+/** A budget's point, as taken for a send. */
+export interface CountedPoint {
+  budget: Budget;
+  identity: string;
+  taken: Taken;
+}
+
+/** What a send took, budget by budget (and, for a number not yet proven, the pumping guard's count), for giving it back. */
+export interface SendReceipt {
+  taken: CountedPoint[];
+  unproven?: string;
+}
+
+/** A send to `e164`; `verifiedOwner` is the user id when that user has proven the number. */
+export interface Send {
+  e164: string;
+  verifiedOwner?: string;
+}
+
+/**
+ * Whose caps a send to a number counts against. One owners' budget per number, however many
+ * accounts have proven it: accounts multiply nothing. Accounts that merely name the number share
+ * the other one.
+ */
+export function capHolder({ e164, verifiedOwner }: Send): string {
+  return `${e164}#${verifiedOwner ? 'owners' : 'unproven'}`;
+}
+
+/** `capHolder` as SQL, of a number and whether the sending user has proven it (SQL expressions). */
+export const capHolderSql = (e164: string, proven: string) => `${e164} || case when ${proven} then '#owners' else '#unproven' end`;
+
+/** The caps per number, to be taken by the reservation's statement (`SendGuard.numberCapsInStatement`). */
+export interface NumberCapsInStatement {
+  /**
+   * For the statement: per cap, the hour's then the day's, the row key's prefix (`limitKeySql` of
+   * the holder follows it) and the end of a window starting now; now (epoch ms).
+   */
+  values: [hourPrefix: string, hourExpire: number, dayPrefix: string, dayExpire: number, now: number];
+  /** What the rows the statement returned mean for `send`, cap by cap, for `take`. */
+  taken(send: Send, rows: KeyedPointRow[]): CountedPoint[];
 }
 
 /**
@@ -21,18 +63,6 @@ export interface SendBudgets {
  * out a whole country's proven users. Codes to one number per window stay within twice the cap
  * (unproven + owners), whatever the number of accounts naming or proving it.
  */
-/** What a send took, budget by budget (and, for a number not yet proven, the pumping guard's count), for giving it back. */
-export interface SendReceipt {
-  taken: Array<{ budget: Budget; identity: string; taken: Taken }>;
-  unproven?: string;
-}
-
-/** A send to `e164`; `verifiedOwner` is the user id when that user has proven the number. */
-export interface Send {
-  e164: string;
-  verifiedOwner?: string;
-}
-
 export class SendGuard {
   /** Per calling code, until when the breaker is known to be open (one warning per trip). */
   private readonly trippedUntil = new Map<string, number>();
@@ -43,25 +73,68 @@ export class SendGuard {
     private readonly logger: Logger,
   ) {}
 
-  /** Takes one send from every budget covering this send, or none of them; the receipt gives them back. */
-  async take(send: Send): Promise<SendReceipt> {
-    // Numbers not yet proven are judged by how often codes to their country and range come back.
-    if (!send.verifiedOwner) await this.pumping.reserve(send.e164);
-    const receipt: SendReceipt = { taken: [], unproven: send.verifiedOwner ? undefined : send.e164 };
-    // Taken all at once; if any refuses, the others are given back.
+  /**
+   * The caps per number as points for the reservation's statement, when counted in PostgreSQL (else
+   * undefined: `take` takes them): the statement knows the number and whether its user has proven
+   * it, and takes a point of each cap for `capHolderSql` of them, in the same round trip.
+   */
+  numberCapsInStatement(): NumberCapsInStatement | undefined {
+    const { phonePerHour, phonePerDay } = this.budgets;
+    const [hour, day] = [phonePerHour.inStatementOfSqlIdentity(), phonePerDay.inStatementOfSqlIdentity()];
+    if (!hour || !day) return undefined;
+    return {
+      values: [hour.keyPrefix, hour.expire, day.keyPrefix, day.expire, hour.now],
+      taken: (send, rows) => {
+        const identity = capHolder(send);
+        const counted = (budget: Budget, point: PointOfSqlIdentity): CountedPoint => {
+          const row = rows.find(({ key }) => key === point.rowKey(identity));
+          if (!row) throw new Error(`the reservation's statement counted no point in ${point.keyPrefix}`);
+          return { budget, identity, taken: point.taken(row) };
+        };
+        return [counted(phonePerHour, hour), counted(phonePerDay, day)];
+      },
+    };
+  }
+
+  /**
+   * Takes one send from every budget covering this send, or none of them; the receipt gives them
+   * back. `counted`: the points the reservation's statement took already (`numberCapsInStatement`).
+   */
+  async take(send: Send, counted: CountedPoint[] = []): Promise<SendReceipt> {
     const checks = this.checksFor(send);
-    const results = await Promise.all(checks.map(([budget, identity]) => budget.take(identity))).catch(async (error: unknown) => {
+    const taken = counted.filter((point) => point.taken.ok);
+    const refusedAlready = counted.find((point) => !point.taken.ok);
+    if (refusedAlready) {
+      await this.giveBack({ taken });
+      throw this.refusal(checks, refusedAlready, send);
+    }
+    // Numbers not yet proven are judged by how often codes to their country and range come back.
+    if (!send.verifiedOwner) {
+      await this.pumping.reserve(send.e164).catch(async (error: unknown) => {
+        await this.giveBack({ taken });
+        throw error;
+      });
+    }
+    const receipt: SendReceipt = { taken, unproven: send.verifiedOwner ? undefined : send.e164 };
+    // Taken all at once; if any refuses, the others are given back.
+    const left = checks.filter(([budget]) => !counted.some((point) => point.budget === budget));
+    const results = await Promise.all(left.map(([budget, identity]) => budget.take(identity))).catch(async (error: unknown) => {
       await this.giveBack(receipt);
       throw error;
     });
-    for (const [i, taken] of results.entries()) if (taken.ok) receipt.taken.push({ budget: checks[i][0], identity: checks[i][1], taken });
-    const refused = results.findIndex((taken) => !taken.ok);
-    if (refused === -1) return receipt;
+    const points = results.map((result, i) => ({ budget: left[i][0], identity: left[i][1], taken: result }));
+    receipt.taken.push(...points.filter((point) => point.taken.ok));
+    const refused = points.find((point) => !point.taken.ok);
+    if (!refused) return receipt;
     await this.giveBack(receipt);
-    const [budget, identity, message] = checks[refused];
-    const { retryAfterSeconds } = results[refused] as Extract<Taken, { ok: false }>;
+    throw this.refusal(checks, refused, send);
+  }
+
+  private refusal(checks: Array<[Budget, string, string]>, refused: CountedPoint, send: Send): AppError {
+    const [budget, identity, message] = checks.find(([budget]) => budget === refused.budget)!;
+    const { retryAfterSeconds } = refused.taken as Extract<Taken, { ok: false }>;
     if (budget === this.budgets.countryPerHour) this.warnTripped(identity, retryAfterSeconds, send.e164);
-    throw new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds } });
+    return new AppError('RATE_LIMITED', { message, extensions: { retryAfterSeconds } });
   }
 
   /** A code sent to a number not yet proven was verified. */
@@ -78,9 +151,7 @@ export class SendGuard {
   }
 
   private checksFor({ e164, verifiedOwner }: Send): Array<[Budget, string, string]> {
-    // One owners' budget per number, however many accounts have proven it: accounts multiply
-    // nothing. Accounts that merely name the number share the other one.
-    const holder = verifiedOwner ? `${e164}#owners` : `${e164}#unproven`;
+    const holder = capHolder({ e164, verifiedOwner });
     const checks: Array<[Budget, string, string]> = [
       [this.budgets.phonePerHour, holder, 'Too many codes were requested. Try again later.'],
       [this.budgets.phonePerDay, holder, 'Too many codes were requested today. Try again later.'],

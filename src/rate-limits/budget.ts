@@ -12,6 +12,13 @@ export function limitKey(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 32);
 }
 
+/**
+ * `limitKey` of one part, as SQL: `part` is a text expression of the caller's statement (for an
+ * identity only the statement knows). PostgreSQL's sha256 in base64 made URL-safe, its first 32
+ * characters as `limitKey` keeps them (the padding lies beyond).
+ */
+export const limitKeySql = (part: string) => `left(translate(encode(sha256(convert_to(${part}, 'UTF8')), 'base64'), '+/', '-_'), 32)`;
+
 /** The identity of login's per-email limit: an email (canonical form) from one client network. */
 export function emailAtNetwork(emailCanonical: string, ip: string): string {
   return `${emailCanonical}\u0000${ipBucket(ip)}`;
@@ -33,10 +40,30 @@ export interface PointInStatement {
   taken(row: PointRow): Taken;
 }
 
+/**
+ * A budget's point taken by a statement that derives the identity itself: its row key is `keyPrefix`
+ * followed by `limitKeySql` of the identity (`takePoints` in src/rate-limits/shared-counts.ts).
+ */
+export interface PointOfSqlIdentity {
+  keyPrefix: string;
+  /** The end of a window starting now, and now (epoch ms). */
+  expire: number;
+  now: number;
+  /** The row an identity's point is counted in. */
+  rowKey(identity: string): string;
+  /** What the row the statement returned means. */
+  taken(row: PointRow): Taken;
+}
+
 /** A counter's row as `takePoint` returns it (`expire`: epoch ms, a bigint, so text from the driver). */
 export interface PointRow {
   points: number;
   expire: string;
+}
+
+/** A counter's row with its key, as `takePoints` returns it. */
+export interface KeyedPointRow extends PointRow {
+  key: string;
 }
 
 /** A countable allowance (sends to a number, wrong codes of a user...) that can be given back. */
@@ -58,12 +85,22 @@ export class Budget {
 
   /** `take` as SQL for the caller's statement, when the counts are in PostgreSQL (else undefined: `take`). */
   inStatement(identity: string): PointInStatement | undefined {
+    const point = this.inStatementOfSqlIdentity();
+    const table = this.limiter.inPostgres;
+    return point && table && { values: [point.rowKey(identity), point.expire, point.now], limit: table.points, taken: point.taken };
+  }
+
+  /** `inStatement` for an identity the caller's statement derives itself (a destination it reads). */
+  inStatementOfSqlIdentity(): PointOfSqlIdentity | undefined {
     const table = this.limiter.inPostgres;
     if (!table) return undefined;
     const now = Date.now();
     return {
-      values: [table.rowKey(limitKey(identity)), now + table.durationMs, now],
-      limit: table.points,
+      // rate-limiter-flexible's row key is the limiter's prefix and the key.
+      keyPrefix: table.rowKey(''),
+      expire: now + table.durationMs,
+      now,
+      rowKey: (identity) => table.rowKey(limitKey(identity)),
       // rate-limiter-flexible's rule: refused once the window holds more points than the limit.
       taken: ({ points, expire }) => this.answer(points <= table.points, Math.max(Number(expire) - Date.now(), 0)),
     };

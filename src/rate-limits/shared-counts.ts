@@ -14,25 +14,29 @@ const addToWindow = (now: string) => `on conflict (key) do update set
       points = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then excluded.points else ${RATE_LIMIT_TABLE}.points + excluded.points end,
       expire = case when ${RATE_LIMIT_TABLE}.expire <= ${now} then excluded.expire else ${RATE_LIMIT_TABLE}.expire end`;
 
-/** rate-limiter-flexible's upsert (same rows, same rule), for many keys in one statement. */
+/**
+ * rate-limiter-flexible's upsert (same rows, same rule) of the rows (key, points, expire) that the
+ * SQL `rows` selects, as SQL for a statement of the caller's (a CTE); `now` in epoch ms. Returns
+ * each row's `key`, `points` and `expire` as they stand.
+ */
+export const takePoints = (rows: string, now: string) => `insert into ${RATE_LIMIT_TABLE} (key, points, expire) ${rows}
+    ${addToWindow(now)}
+    returning key, points, expire`;
+
+/** Many keys' points in one statement. */
 const ADD = {
   name: 'synced-counts-add',
-  text: `insert into ${RATE_LIMIT_TABLE} (key, points, expire)
-      select * from unnest($1::varchar[], $2::integer[], $3::bigint[])
-    ${addToWindow('$4')}
-    returning key, points, expire`,
+  text: takePoints('select * from unnest($1::varchar[], $2::integer[], $3::bigint[])', '$4'),
 };
 
 /**
  * rate-limiter-flexible's consume of one point (same row, same rule) as SQL for a statement of the
  * caller's (a CTE): key `key`, the end of a window starting now `expire`, and `now` (epoch ms; SQL
- * expressions, placeholders say), taken only `when` that SQL condition holds. Returns the row's
- * `points` and `expire` (no row when not taken).
+ * expressions, placeholders say), taken only `when` that SQL condition holds. Returns the row
+ * (no row when not taken).
  */
 export const takePoint = (key: string, expire: string, now: string, when = 'true') =>
-  `insert into ${RATE_LIMIT_TABLE} (key, points, expire) select ${key}::varchar, 1, ${expire}::bigint where ${when}
-    ${addToWindow(now)}
-    returning points, expire`;
+  takePoints(`select ${key}::varchar, 1, ${expire}::bigint where ${when}`, now);
 
 const READ = {
   name: 'synced-counts-read',

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { limitKey } from '../../src/rate-limits/budget';
+import { queryDatabase } from '../support/database';
 import { codeOf } from '../support/graphql-client';
 import { REGISTER, REQUEST_OTP, VERIFY_OTP } from '../support/operations';
 import { loginPending, newUser, type TestApp, useTestApp } from '../support/test-app';
@@ -95,6 +97,43 @@ describe.each(['postgres', 'memory'])('no code is sent while the user’s wrong-
 
     const other = await t.signUp();
     expect(other.accessToken).toBeTruthy();
+  });
+});
+
+// The caps per number are counted by the reservation's own statement when the counters are in
+// PostgreSQL (the row key derived there): a send that fails gives its points back through the
+// limiter, which must find the same rows.
+describe.each(['postgres', 'memory'])('caps per number with a send that fails (counters in %s)', (store) => {
+  const t = useTestApp({ OTP_SENDS_PER_PHONE_PER_HOUR: '2', OTP_SENDS_PER_PHONE_PER_DAY: '5', RATE_LIMIT_STORE: store });
+
+  it("gives a failed send's points back, and counts the others in the limiter's rows", async () => {
+    const phoneNumber = '+33612345620';
+    const send = async () => {
+      const { pendingToken } = (await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } })).data!.register;
+      return codeOf(await t.gql(REQUEST_OTP, { input: { pendingToken } }));
+    };
+    t.app.emulator!.intercept((request, res) => {
+      if (request.method !== 'POST') return false;
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"errorCode":50300,"message":"down"}');
+      return true;
+    });
+    try {
+      expect(await send()).toBe('PROVIDER_UNAVAILABLE');
+    } finally {
+      t.app.emulator!.intercept(undefined);
+    }
+    expect([await send(), await send(), await send()]).toEqual([undefined, undefined, 'RATE_LIMITED']);
+    if (store !== 'postgres') return;
+    const holder = limitKey(`${phoneNumber}#unproven`);
+    const rows = await queryDatabase(t.databaseUrl, 'select key, points from rate_limit where key = any($1) order by key', [
+      [`sendsPerPhoneDay:${holder}`, `sendsPerPhoneHour:${holder}`],
+    ]);
+    // The hour's refused point stays counted (the limiter's rule); the day's was given back.
+    expect(rows).toEqual([
+      { key: `sendsPerPhoneDay:${holder}`, points: 2 },
+      { key: `sendsPerPhoneHour:${holder}`, points: 3 },
+    ]);
+    expect(t.logs.filter((line) => line.includes('caps counted failed'))).toEqual([]);
   });
 });
 

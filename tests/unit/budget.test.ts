@@ -39,6 +39,14 @@ describe('Budget', () => {
       expect(point?.limit).toBe(2);
     });
 
+    it('gives a statement that derives the identity itself the row key without it', () => {
+      vi.useFakeTimers({ now: 1_800_000_000_000 });
+      const point = budgetOver(inPostgres).inStatementOfSqlIdentity()!;
+      expect(point.keyPrefix).toBe('prefix:');
+      expect(point.rowKey('+447400000006')).toBe(`prefix:${limitKey('+447400000006')}`);
+      expect([point.expire, point.now]).toEqual([1_800_000_060_000, 1_800_000_000_000]);
+    });
+
     it("reads the row as the limiter does: up to the limit taken, past it refused with the window's rest", () => {
       vi.useFakeTimers({ now: 1_800_000_000_000 });
       const refused = vi.fn();
