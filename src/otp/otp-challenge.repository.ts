@@ -2,7 +2,7 @@ import { EntityRepository } from '@mikro-orm/postgresql';
 import { eventAfter } from '../audit/audit-trail';
 import { queryIn, type Statement, type StatementRunner, UNFLUSHED } from '../db/prepared';
 import { type KeyedPointRow, limitKeySql } from '../rate-limits/budget';
-import { takePoints } from '../rate-limits/shared-counts';
+import { takePoint } from '../rate-limits/shared-counts';
 import { AuthSession } from '../sessions/session.entity';
 import { liveSessionSql } from '../sessions/session-liveness';
 import { addSeconds } from '../time/clock';
@@ -65,12 +65,12 @@ const NUMBER = {
   reserveSendCounted: {
     name: 'otp_reserve_send_counted',
     text: `with r as (select * from ${RESERVE_SEND}),
-      counted as (${takePoints(
-        `select cap.prefix || ${limitKeySql(capHolderSql('r.destination', 'r.proven'))}, 1, cap.expire
-          from r, (values ($13::varchar, $14::bigint), ($15, $16)) as cap(prefix, expire) where r.challenge is not null`,
-        '$17',
-      )})
-      select r.*, (select jsonb_agg(jsonb_build_object('key', key, 'points', points, 'expire', expire::text)) from counted) as caps from r`,
+      holder as (select ${limitKeySql(capHolderSql('r.destination', 'r.proven'))} as key from r where r.challenge is not null),
+      hour as (${takePoint('($13 || (select key from holder))', '$14', '$18', 'exists (select 1 from holder)')}),
+      day as (${takePoint('($16 || (select key from holder))', '$17', '$18', '(select points from hour) <= $15')})
+      select r.*, (select jsonb_agg(jsonb_build_object('key', key, 'points', points, 'expire', expire::text))
+        from (select * from hour union all select * from day) counted) as caps
+      from r`,
   },
   ownersLiveCodeUntil: { name: 'otp_owners_live_code_until', text: 'select otp_owners_live_code_until($1, $2, $3, $4) as until' },
   sendInFlightTo: {
@@ -235,8 +235,9 @@ export class OtpChallengeRepository extends EntityRepository<OtpChallenge> {
    * restores); null when refused. With `exhausted` (a budget's row in `rate_limit`, from
    * `Budget.exhaustedInStatement`): refused first while that budget has no point left, answering
    * the window's end (epoch ms) instead (Migration20261204220000). With `caps` (caps per number in
-   * `rate_limit`, from `SendGuard.numberCapsInStatement`): once the send is reserved, a point of each
-   * cap for its destination (`capHolderSql`), their rows answered as `caps`.
+   * `rate_limit`, from `SendGuard.numberCapsInStatement`): once the send is reserved, a point of the
+   * hour's cap for its destination (`capHolderSql`), and of the day's when the hour admits it, their
+   * rows answered as `caps`.
    */
   async reserveSend(
     challenge: { id: string; userId: string; purpose: string },

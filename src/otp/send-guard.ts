@@ -10,6 +10,9 @@ export interface SendBudgets {
   countryPerHour: Budget;
 }
 
+/** A budget covering a send: the budget, the identity it counts, the refusal's message. */
+type Check = [budget: Budget, identity: string, message: string];
+
 /** A budget's point, as taken for a send. */
 export interface CountedPoint {
   budget: Budget;
@@ -44,11 +47,12 @@ export const capHolderSql = (e164: string, proven: string) => `${e164} || case w
 /** The caps per number, to be taken by the reservation's statement (`SendGuard.numberCapsInStatement`). */
 export interface NumberCapsInStatement {
   /**
-   * For the statement: per cap, the hour's then the day's, the row key's prefix (`limitKeySql` of
-   * the holder follows it) and the end of a window starting now; now (epoch ms).
+   * For the statement: per cap, the row key's prefix (`limitKeySql` of the holder follows it) and
+   * the end of a window starting now, the hour's limit (the day's point is taken only within it),
+   * and now (epoch ms).
    */
-  values: [hourPrefix: string, hourExpire: number, dayPrefix: string, dayExpire: number, now: number];
-  /** What the rows the statement returned mean for `send`, cap by cap, for `take`. */
+  values: [hourPrefix: string, hourExpire: number, hourLimit: number, dayPrefix: string, dayExpire: number, now: number];
+  /** What the rows the statement returned mean for `send`, for `take`: the hour's, and the day's unless the hour refused. */
   taken(send: Send, rows: KeyedPointRow[]): CountedPoint[];
 }
 
@@ -83,15 +87,16 @@ export class SendGuard {
     const [hour, day] = [phonePerHour.inStatementOfSqlIdentity(), phonePerDay.inStatementOfSqlIdentity()];
     if (!hour || !day) return undefined;
     return {
-      values: [hour.keyPrefix, hour.expire, day.keyPrefix, day.expire, hour.now],
+      values: [hour.keyPrefix, hour.expire, hour.limit, day.keyPrefix, day.expire, hour.now],
       taken: (send, rows) => {
         const identity = capHolder(send);
-        const counted = (budget: Budget, point: PointOfSqlIdentity): CountedPoint => {
+        const counted = (budget: Budget, point: PointOfSqlIdentity): CountedPoint[] => {
           const row = rows.find(({ key }) => key === point.rowKey(identity));
-          if (!row) throw new Error(`the reservation's statement counted no point in ${point.keyPrefix}`);
-          return { budget, identity, taken: point.taken(row) };
+          return row ? [{ budget, identity, taken: point.taken(row) }] : [];
         };
-        return [counted(phonePerHour, hour), counted(phonePerDay, day)];
+        const hourly = counted(phonePerHour, hour);
+        if (hourly.length === 0) throw new Error(`the reservation's statement counted no point in ${hour.keyPrefix}`);
+        return [...hourly, ...counted(phonePerDay, day)];
       },
     };
   }
@@ -99,38 +104,47 @@ export class SendGuard {
   /**
    * Takes one send from every budget covering this send, or none of them; the receipt gives them
    * back. `counted`: the points the reservation's statement took already (`numberCapsInStatement`).
+   * The number's hourly cap comes first, the others once it admits the send: a send it refuses
+   * takes nothing from them (in a burst of refused sends, each took a point of the day's cap too,
+   * and gave it back only after the others had found that cap full: a number's day closed after
+   * the hour's codes).
    */
   async take(send: Send, counted: CountedPoint[] = []): Promise<SendReceipt> {
     const checks = this.checksFor(send);
-    const taken = counted.filter((point) => point.taken.ok);
-    const refusedAlready = counted.find((point) => !point.taken.ok);
-    if (refusedAlready) {
-      await this.giveBack({ taken });
-      throw this.refusal(checks, refusedAlready, send);
-    }
+    const receipt: SendReceipt = { taken: [] };
+    await this.keep(receipt, checks, counted, send);
     // Numbers not yet proven are judged by how often codes to their country and range come back.
     if (!send.verifiedOwner) {
       await this.pumping.reserve(send.e164).catch(async (error: unknown) => {
-        await this.giveBack({ taken });
+        await this.giveBack(receipt);
         throw error;
       });
+      receipt.unproven = send.e164;
     }
-    const receipt: SendReceipt = { taken, unproven: send.verifiedOwner ? undefined : send.e164 };
-    // Taken all at once; if any refuses, the others are given back.
-    const left = checks.filter(([budget]) => !counted.some((point) => point.budget === budget));
-    const results = await Promise.all(left.map(([budget, identity]) => budget.take(identity))).catch(async (error: unknown) => {
-      await this.giveBack(receipt);
-      throw error;
-    });
-    const points = results.map((result, i) => ({ budget: left[i][0], identity: left[i][1], taken: result }));
+    const [first, ...others] = checks.filter(([budget]) => !counted.some((point) => point.budget === budget));
+    for (const stage of first ? [[first], others] : []) {
+      // At once within a stage; if any refuses, everything taken is given back.
+      const points = await Promise.all(stage.map(([budget, identity]) => budget.take(identity).then((taken) => ({ budget, identity, taken })))).catch(
+        async (error: unknown) => {
+          await this.giveBack(receipt);
+          throw error;
+        },
+      );
+      await this.keep(receipt, checks, points, send);
+    }
+    return receipt;
+  }
+
+  /** Adds the points taken to the receipt; when one was refused, gives everything back and throws its refusal. */
+  private async keep(receipt: SendReceipt, checks: Check[], points: CountedPoint[], send: Send): Promise<void> {
     receipt.taken.push(...points.filter((point) => point.taken.ok));
     const refused = points.find((point) => !point.taken.ok);
-    if (!refused) return receipt;
+    if (!refused) return;
     await this.giveBack(receipt);
     throw this.refusal(checks, refused, send);
   }
 
-  private refusal(checks: Array<[Budget, string, string]>, refused: CountedPoint, send: Send): AppError {
+  private refusal(checks: Check[], refused: CountedPoint, send: Send): AppError {
     const [budget, identity, message] = checks.find(([budget]) => budget === refused.budget)!;
     const { retryAfterSeconds } = refused.taken as Extract<Taken, { ok: false }>;
     if (budget === this.budgets.countryPerHour) this.warnTripped(identity, retryAfterSeconds, send.e164);
@@ -150,9 +164,10 @@ export class SendGuard {
     ]);
   }
 
-  private checksFor({ e164, verifiedOwner }: Send): Array<[Budget, string, string]> {
+  /** In the order they are taken: the number's hour, its day, and (a number not yet proven) its country. */
+  private checksFor({ e164, verifiedOwner }: Send): Check[] {
     const holder = capHolder({ e164, verifiedOwner });
-    const checks: Array<[Budget, string, string]> = [
+    const checks: Check[] = [
       [this.budgets.phonePerHour, holder, 'Too many codes were requested. Try again later.'],
       [this.budgets.phonePerDay, holder, 'Too many codes were requested today. Try again later.'],
     ];

@@ -42,13 +42,15 @@ export interface PointInStatement {
 
 /**
  * A budget's point taken by a statement that derives the identity itself: its row key is `keyPrefix`
- * followed by `limitKeySql` of the identity (`takePoints` in src/rate-limits/shared-counts.ts).
+ * followed by `limitKeySql` of the identity (`takePoint` in src/rate-limits/shared-counts.ts).
  */
 export interface PointOfSqlIdentity {
   keyPrefix: string;
   /** The end of a window starting now, and now (epoch ms). */
   expire: number;
   now: number;
+  /** The most points the window admits (more: refused). */
+  limit: number;
   /** The row an identity's point is counted in. */
   rowKey(identity: string): string;
   /** What the row the statement returned means. */
@@ -61,7 +63,7 @@ export interface PointRow {
   expire: string;
 }
 
-/** A counter's row with its key, as `takePoints` returns it. */
+/** A counter's row with its key, as `takePoint` returns it. */
 export interface KeyedPointRow extends PointRow {
   key: string;
 }
@@ -86,8 +88,7 @@ export class Budget {
   /** `take` as SQL for the caller's statement, when the counts are in PostgreSQL (else undefined: `take`). */
   inStatement(identity: string): PointInStatement | undefined {
     const point = this.inStatementOfSqlIdentity();
-    const table = this.limiter.inPostgres;
-    return point && table && { values: [point.rowKey(identity), point.expire, point.now], limit: table.points, taken: point.taken };
+    return point && { values: [point.rowKey(identity), point.expire, point.now], limit: point.limit, taken: point.taken };
   }
 
   /** `inStatement` for an identity the caller's statement derives itself (a destination it reads). */
@@ -100,6 +101,7 @@ export class Budget {
       keyPrefix: table.rowKey(''),
       expire: now + table.durationMs,
       now,
+      limit: table.points,
       rowKey: (identity) => table.rowKey(limitKey(identity)),
       // rate-limiter-flexible's rule: refused once the window holds more points than the limit.
       taken: ({ points, expire }) => this.answer(points <= table.points, Math.max(Number(expire) - Date.now(), 0)),

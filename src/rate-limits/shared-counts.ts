@@ -16,10 +16,9 @@ const addToWindow = (now: string) => `on conflict (key) do update set
 
 /**
  * rate-limiter-flexible's upsert (same rows, same rule) of the rows (key, points, expire) that the
- * SQL `rows` selects, as SQL for a statement of the caller's (a CTE); `now` in epoch ms. Returns
- * each row's `key`, `points` and `expire` as they stand.
+ * SQL `rows` selects; `now` in epoch ms. Returns each row's `key`, `points` and `expire` as they stand.
  */
-export const takePoints = (rows: string, now: string) => `insert into ${RATE_LIMIT_TABLE} (key, points, expire) ${rows}
+const takePoints = (rows: string, now: string) => `insert into ${RATE_LIMIT_TABLE} (key, points, expire) ${rows}
     ${addToWindow(now)}
     returning key, points, expire`;
 

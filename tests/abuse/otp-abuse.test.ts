@@ -137,6 +137,25 @@ describe.each(['postgres', 'memory'])('caps per number with a send that fails (c
   });
 });
 
+// Attack probe (2026-12-05): a burst of sends the hour's cap refused each took a point of the
+// day's cap as well, given back only after the others had found it full: 7 refused requests closed
+// a number's day after 3 codes.
+describe("a burst of sends past the hour's cap", () => {
+  const t = useTestApp({ OTP_SENDS_PER_PHONE_PER_HOUR: '2', OTP_SENDS_PER_PHONE_PER_DAY: '3' });
+
+  it("takes nothing from the day's cap", async () => {
+    const phoneNumber = '+33612345630';
+    const register = async () => (await t.gql(REGISTER, { input: { ...newUser(), phoneNumber } })).data!.register.pendingToken as string;
+    const tokens = await Promise.all(Array.from({ length: 8 }, register));
+    const send = (pendingToken: string) => t.gql(REQUEST_OTP, { input: { pendingToken } }).then(codeOf);
+    expect([await send(tokens[0]), await send(tokens[1])]).toEqual([undefined, undefined]);
+    expect(await Promise.all(tokens.slice(2).map(send))).toEqual(Array(6).fill('RATE_LIMITED'));
+    const holder = limitKey(`${phoneNumber}#unproven`);
+    const [day] = await queryDatabase(t.databaseUrl, 'select points from rate_limit where key = $1', [`sendsPerPhoneDay:${holder}`]);
+    expect(day.points).toBe(2);
+  });
+});
+
 describe('the per-country SMS pumping breaker', () => {
   const t = useTestApp({ OTP_SENDS_PER_COUNTRY_PER_HOUR: '2' });
 
