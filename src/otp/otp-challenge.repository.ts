@@ -62,6 +62,10 @@ const RESERVE_SEND = 'otp_reserve_send_unless_exhausted($1, $2, $3, $4, $5, $6, 
  */
 const NUMBER = {
   reserveSend: { name: 'otp_reserve_send_unless_exhausted', text: `select * from ${RESERVE_SEND}` },
+  /**
+   * `reserveSend` and, once the send is reserved, the caps per number (`NumberCapsInStatement`'s
+   * values as $13 to $18): the hour's point, and the day's while the hour's is within its limit.
+   */
   reserveSendCounted: {
     name: 'otp_reserve_send_counted',
     text: `with r as (select * from ${RESERVE_SEND}),
