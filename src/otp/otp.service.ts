@@ -261,9 +261,17 @@ export class OtpService {
     const sent = await challenges.recordSent(challenge.id, reference, { verificationId, channel, codeExpiresAt }, (change, values) =>
       audit.recordWith(change, values, event, 'unflushed'),
     );
-    const latestSend = sent ?? (await this.reload(challenge.id));
-    logger.info({ challengeId: challenge.id, channel, to: maskPhone(phoneNumber), send: latestSend.sendCount }, 'code sent');
+    const sentTo = { challengeId: challenge.id, channel, to: maskPhone(phoneNumber) };
     this.deps.metrics.codeSent(channel, phoneNumber);
+    const latestSend =
+      sent ??
+      (await this.reload(challenge.id).catch((error: unknown) => {
+        // Ended while Sinch answered (replaced by a new phone change, the account deleted): the
+        // client hears UNAUTHENTICATED, and the code went out all the same.
+        logger.info(sentTo, 'code sent for a challenge that ended meanwhile');
+        throw error;
+      }));
+    logger.info({ ...sentTo, send: latestSend.sendCount }, 'code sent');
     return { channel, expiresAt: earliest(codeExpiresAt, latestSend.expiresAt), locale: usedLocale, ...this.resendState(latestSend, now) };
   }
 

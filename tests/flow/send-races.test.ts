@@ -47,3 +47,21 @@ describe('sends in flight do not overwrite each other', () => {
     expect((await t.gql(VERIFY_OTP, { input: { pendingToken, code: t.codeFor(user.phoneNumber) } })).errors).toBeUndefined();
   });
 });
+
+// Attack probe (2026-12-05): a send whose challenge ended while Sinch answered (a new phone change
+// replaced it, the account was deleted) went out without a trace in the log or the metrics.
+describe('a code sent for a challenge that ended meanwhile', () => {
+  const t = useTestApp();
+
+  it('answers UNAUTHENTICATED and still says a code went out', async () => {
+    const pendingToken = (await t.gql(REGISTER, { input: newUser() })).data!.register.pendingToken as string;
+    const emulator = t.app.emulator!;
+    emulator.injectFault({ on: 'start', kind: 'hold' });
+    const sending = t.gql(REQUEST_OTP, { input: { pendingToken } });
+    await expect.poll(() => emulator.heldCount).toBe(1);
+    await queryDatabase(t.databaseUrl, 'delete from otp_challenge where id = $1', [decodeJwt(pendingToken).jti]);
+    emulator.releaseHeld();
+    expect((await sending).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(t.logs.filter((line) => line.includes('code sent for a challenge that ended meanwhile'))).toHaveLength(1);
+  });
+});
