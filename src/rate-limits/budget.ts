@@ -123,8 +123,8 @@ export class Budget {
    * holds no point left while `points >= limit` and `expire > now`.
    */
   exhaustedInStatement(identity: string): [rowKey: string, limit: number, now: number] | undefined {
-    const table = this.limiter.inPostgres;
-    return table && [table.rowKey(limitKey(identity)), table.points, Date.now()];
+    const point = this.inStatementOfSqlIdentity();
+    return point && [point.rowKey(identity), point.limit, point.now];
   }
 
   private answer(ok: boolean, msBeforeNext: number): Taken {
